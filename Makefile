@@ -1,0 +1,57 @@
+# ecogprom: `make demo` to try it, `make test` to check it. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_URL ?= postgres://postgres@127.0.0.1:5432/ecogprom
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/14
+
+.PHONY: install demo test lint bench services browser clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools wheel
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The demo: SQLite, the embedded Celery transport (no Redis), DEBUG on.
+demo: install
+	@bash deploy/demo.sh
+
+# Make sure PostgreSQL and Redis answer; start them (DESIGN.md) when not.
+services:
+	@bash .ci/services.sh
+
+# Debian's Chromium for the browser tests (never a downloaded browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null) \
+	  || echo "WARNING: chromium could not be installed; browser tests will be skipped"; }
+
+test: install services browser
+	$(BIN)/ruff check .
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false \
+	  $(BIN)/python manage.py makemigrations --check --dry-run
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false SECURE_SSL_REDIRECT=false SECURE_COOKIES=false \
+	  $(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check scoring || true
+	$(BIN)/mypy scoring
+	-$(BIN)/python -m pip_audit --version >/dev/null 2>&1 && $(BIN)/python -m pip_audit --progress-spinner off
+
+bench: install services
+	@for f in bench/bench_*.py; do \
+	  echo "== $$f"; \
+	  DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=bench-only DEBUG=false \
+	    $(BIN)/python $$f || exit 1; \
+	done
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,24 @@
+"""Top-level URLs; each workspace has its own URLconf in ``surveys``."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ecogprom.health import healthz
+from surveys.views.home import home
+
+urlpatterns = [
+    path("", home, name="home"),
+    path("healthz", healthz, name="healthz"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("admin/", admin.site.urls),
+    path("coordinator/", include("surveys.urls_coordinator")),
+    path("tablet/", include("surveys.urls_tablet")),
+    path("statistician/", include("surveys.urls_statistician")),
+    path("api/", include("surveys.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]

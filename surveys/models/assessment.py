@@ -1,0 +1,217 @@
+"""Assessments (participant × visit), their answers and scores.
+
+The status rules are small pure methods that take the clock as an
+argument (``due_transition(now)``, ``is_overdue(now)``); the only code that
+changes a status is ``surveys.services.transitions.assessment_transition``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+
+OVERDUE_DAYS = 7
+
+
+class Assessment(models.Model):
+    class Status(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        OPEN = "open", "Open"
+        IN_PROGRESS = "in_progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        MISSED = "missed", "Missed"
+        NOT_EXPECTED = "not_expected", "Not expected"
+
+    class MissedReason(models.TextChoices):
+        PATIENT_REFUSED = "patient_refused", "Patient refused"
+        TOO_ILL = "too_ill", "Patient too ill"
+        MISSED_APPOINTMENT = "missed_appointment", "Missed appointment"
+        STAFF_OVERSIGHT = "staff_oversight", "Staff oversight"
+        LANGUAGE_LITERACY = "language_literacy", "Language or literacy"
+        OTHER = "other", "Other"
+
+    class Mode(models.TextChoices):
+        TABLET = "tablet", "Clinic tablet"
+
+    class Assistance(models.TextChoices):
+        NONE = "none", "None: completed by the patient"
+        READ_ALOUD = "read_aloud", "Items read aloud"
+        STAFF_RECORDED = "staff_recorded", "Answers recorded by staff"
+
+    UNFINISHED = (Status.SCHEDULED, Status.OPEN, Status.IN_PROGRESS)
+    ACTIVE = (Status.OPEN, Status.IN_PROGRESS)
+    FINAL = (Status.COMPLETED, Status.MISSED, Status.NOT_EXPECTED)
+
+    participant = models.ForeignKey(
+        "surveys.Participant", on_delete=models.PROTECT, related_name="assessments"
+    )
+    visit = models.ForeignKey("surveys.Visit", on_delete=models.PROTECT, related_name="assessments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SCHEDULED)
+    target_date = models.DateField()
+    window_start = models.DateField(help_text="First day of the window (site-local).")
+    window_end = models.DateField(help_text="Last day of the window (site-local), inclusive.")
+    opens_at = models.DateTimeField()
+    closes_at = models.DateTimeField()
+    instrument_version = models.CharField(max_length=64)
+    language = models.CharField(max_length=2)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    mode = models.CharField(max_length=16, choices=Mode.choices, blank=True)
+    assistance = models.CharField(max_length=16, choices=Assistance.choices, blank=True)
+    page_seconds = models.JSONField(default=dict, blank=True)
+    missed_reason = models.CharField(max_length=32, choices=MissedReason.choices, blank=True)
+    missed_reason_text = models.CharField(max_length=500, blank=True)
+    missed_reason_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    missed_reason_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["participant", "visit__number"]
+        constraints = [
+            models.UniqueConstraint(fields=["participant", "visit"], name="assessment_unique"),
+        ]
+        indexes = [
+            # Sweeps look only at unfinished rows (healthchecks' alert_after pattern).
+            models.Index(
+                fields=["opens_at"],
+                name="assessment_to_open",
+                condition=models.Q(status="scheduled"),
+            ),
+            models.Index(
+                fields=["closes_at"],
+                name="assessment_to_close",
+                condition=models.Q(status__in=["open", "in_progress"]),
+            ),
+            models.Index(fields=["status", "window_end"], name="assessment_status_end"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant_id}/{self.visit_id} {self.status}"
+
+    # --- status rules (pure, clock as argument) -------------------------------------------
+
+    def due_transition(self, now: dt.datetime) -> str | None:
+        """The status the clock says this assessment should move to, if any."""
+        if self.status == self.Status.SCHEDULED:
+            if now >= self.closes_at:
+                return self.Status.MISSED
+            if now >= self.opens_at:
+                return self.Status.OPEN
+        elif self.status in self.ACTIVE and now >= self.closes_at:
+            return self.Status.MISSED
+        return None
+
+    def is_overdue(self, now: dt.datetime) -> bool:
+        """Open and inside the last 7 days of its window."""
+        return (
+            self.status in self.ACTIVE
+            and self.closes_at - dt.timedelta(days=OVERDUE_DAYS) <= now < self.closes_at
+        )
+
+    def status_when_off_study(self, off_study_on: dt.date) -> str | None:
+        """Where an unfinished assessment goes when she leaves the study on that day.
+
+        A window still open on (or after) the off-study day is no longer
+        expected; a window that had already closed was missed while she was
+        on study, whether or not a sweep had recorded it yet.
+        """
+        if self.status not in self.UNFINISHED:
+            return None
+        if self.window_end >= off_study_on:
+            return self.Status.NOT_EXPECTED
+        return self.Status.MISSED
+
+    def is_answerable(self, now: dt.datetime) -> bool:
+        return self.status in self.ACTIVE and now < self.closes_at
+
+    @property
+    def needs_missed_reason(self) -> bool:
+        return self.status == self.Status.MISSED and not self.missed_reason
+
+
+class Response(models.Model):
+    """One answer; unique per assessment and item. Values 0–4, or declined."""
+
+    assessment = models.ForeignKey(Assessment, on_delete=models.PROTECT, related_name="responses")
+    item_code = models.CharField(max_length=8)
+    value = models.PositiveSmallIntegerField(null=True, blank=True)
+    declined = models.BooleanField(default=False)
+    saved_at = models.DateTimeField()
+    idempotency_key = models.CharField(max_length=64, blank=True)
+    revision = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["assessment", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assessment", "item_code"], name="response_unique"),
+            models.CheckConstraint(
+                condition=models.Q(value__isnull=True) | models.Q(value__lte=4),
+                name="response_value_0_4",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(declined=True, value__isnull=False),
+                name="response_declined_has_no_value",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_code}={'declined' if self.declined else self.value}"
+
+
+class ResponseCorrection(models.Model):
+    """A change to an answer of a completed assessment: never edited in place."""
+
+    response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="corrections")
+    old_value = models.PositiveSmallIntegerField(null=True, blank=True)
+    old_declined = models.BooleanField(default=False)
+    new_value = models.PositiveSmallIntegerField(null=True, blank=True)
+    new_declined = models.BooleanField(default=False)
+    reason = models.CharField(max_length=500)
+    corrected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    corrected_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["corrected_at"]
+
+    def __str__(self) -> str:
+        return f"correction of {self.response_id} by {self.corrected_by_id}"
+
+
+SCORE_FIELDS = ("pwb", "swb", "ewb", "fwb", "bcs", "factg", "factb", "toi", "arm")
+
+
+class Score(models.Model):
+    """Scores computed by ``scoring/`` for one completed assessment (recomputable)."""
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="score")
+    pwb = models.FloatField(null=True)
+    swb = models.FloatField(null=True)
+    ewb = models.FloatField(null=True)
+    fwb = models.FloatField(null=True)
+    bcs = models.FloatField(null=True)
+    factg = models.FloatField(null=True)
+    factb = models.FloatField(null=True)
+    toi = models.FloatField(null=True)
+    arm = models.FloatField(null=True)
+    pwb_n = models.PositiveSmallIntegerField(default=0)
+    swb_n = models.PositiveSmallIntegerField(default=0)
+    ewb_n = models.PositiveSmallIntegerField(default=0)
+    fwb_n = models.PositiveSmallIntegerField(default=0)
+    bcs_n = models.PositiveSmallIntegerField(default=0)
+    factg_n = models.PositiveSmallIntegerField(default=0)
+    factb_n = models.PositiveSmallIntegerField(default=0)
+    toi_n = models.PositiveSmallIntegerField(default=0)
+    arm_n = models.PositiveSmallIntegerField(default=0)
+    scoring_version = models.CharField(max_length=64)
+    toi_rule = models.CharField(max_length=16, default="facit")
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"scores for {self.assessment_id}"

@@ -1,0 +1,82 @@
+"""The audit trail: append-only, one row per thing that happened.
+
+The application has no update or delete path for it (``save`` refuses an
+update, ``delete`` refuses); on PostgreSQL a trigger added in a migration
+refuses UPDATE and DELETE from any client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+
+class AuditTrailIsImmutable(Exception):
+    pass
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AuditTrailIsImmutable("audit events cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditTrailIsImmutable("audit events cannot be deleted")
+
+
+class AuditEvent(models.Model):
+    class Action(models.TextChoices):
+        STATUS_CHANGE = "status_change", "Status change"
+        MISSED_REASON = "missed_reason", "Missed reason recorded"
+        OFF_STUDY = "off_study", "Taken off study"
+        RANDOMIZED = "randomized", "Randomized"
+        RESPONSE_CORRECTION = "response_correction", "Answer corrected"
+        KIOSK_START = "kiosk_start", "Tablet hand-off started"
+        KIOSK_END = "kiosk_end", "Tablet session ended"
+        SCORED = "scored", "Scored"
+        EXPORT = "export", "Data exported"
+        ANALYSIS = "analysis", "Analysis run"
+
+    at = models.DateTimeField(db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    actor_label = models.CharField(
+        max_length=64, help_text='Who or what: a username, "system:sweep", "kiosk".'
+    )
+    action = models.CharField(max_length=32, choices=Action.choices)
+    participant = models.ForeignKey(
+        "surveys.Participant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    assessment = models.ForeignKey(
+        "surveys.Assessment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AuditTrailIsImmutable("audit events cannot be changed once written")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AuditTrailIsImmutable("audit events cannot be deleted")

@@ -1,0 +1,49 @@
+"""A tablet hand-off: one kiosk session serves exactly one assessment."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+
+
+class KioskSession(models.Model):
+    class EndReason(models.TextChoices):
+        SUBMITTED = "submitted", "Assessment submitted"
+        COORDINATOR = "coordinator", "Ended by the coordinator"
+        EXPIRED = "expired", "Expired"
+
+    token = models.CharField(max_length=64, unique=True)
+    assessment = models.ForeignKey(
+        "surveys.Assessment", on_delete=models.PROTECT, related_name="kiosk_sessions"
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField()
+    last_activity_at = models.DateTimeField()
+    locked = models.BooleanField(default=False)
+    pin_hash = models.CharField(max_length=200)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=16, choices=EndReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assessment"],
+                condition=models.Q(ended_at__isnull=True),
+                name="one_live_kiosk_session_per_assessment",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"kiosk {self.pk} for assessment {self.assessment_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.ended_at is None
+
+    def is_idle(self, now: dt.datetime) -> bool:
+        return now - self.last_activity_at >= dt.timedelta(seconds=settings.KIOSK_IDLE_SECONDS)

@@ -1,0 +1,214 @@
+"""Reads: the coordinator worklist, a participant's timeline, the compliance table.
+
+Every function here runs a fixed number of queries whatever the number of
+participants (the tests count them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count, F, Q, QuerySet
+
+from surveys.models import Assessment, Participant, Site, Visit
+
+S = Assessment.Status
+UPCOMING_DAYS = 30
+
+WORKLIST_VIEWS = {
+    "open": "Open now",
+    "overdue": "Overdue (last 7 days of the window)",
+    "missed": "Missed without a reason",
+    "upcoming": f"Opening in the next {UPCOMING_DAYS} days",
+    "all": "All assessments",
+}
+SORTS = {
+    "closes": ("closes_at", "pk"),
+    "-closes": ("-closes_at", "-pk"),
+    "opens": ("opens_at", "pk"),
+    "-opens": ("-opens_at", "-pk"),
+    "study_id": ("participant__study_id", "visit__number"),
+    "-study_id": ("-participant__study_id", "visit__number"),
+    "site": ("participant__site__code", "closes_at"),
+    "-site": ("-participant__site__code", "closes_at"),
+    "visit": ("visit__number", "closes_at"),
+    "-visit": ("-visit__number", "closes_at"),
+    "arm": ("participant__arm__code", "closes_at"),
+    "-arm": ("-participant__arm__code", "closes_at"),
+    "status": ("status", "closes_at"),
+    "-status": ("-status", "closes_at"),
+}
+
+
+def participants_for_sites(sites: QuerySet[Site]) -> QuerySet[Participant]:
+    return Participant.objects.filter(site__in=sites).select_related("site", "arm", "trial")
+
+
+def worklist(
+    *,
+    sites: QuerySet[Site],
+    now: dt.datetime,
+    view: str = "open",
+    site: str = "",
+    visit: str = "",
+    arm: str = "",
+    status: str = "",
+    sort: str = "closes",
+) -> QuerySet[Assessment]:
+    """Assessments a coordinator should act on, filtered and sorted."""
+    qs = Assessment.objects.filter(participant__site__in=sites).select_related(
+        "participant__site", "participant__arm", "visit"
+    )
+    if view == "open":
+        qs = qs.filter(status__in=Assessment.ACTIVE, closes_at__gt=now)
+    elif view == "overdue":
+        qs = qs.filter(
+            status__in=Assessment.ACTIVE,
+            closes_at__gt=now,
+            closes_at__lte=now + dt.timedelta(days=7),
+        )
+    elif view == "missed":
+        qs = qs.filter(status=S.MISSED, missed_reason="")
+    elif view == "upcoming":
+        qs = qs.filter(
+            status=S.SCHEDULED,
+            opens_at__gt=now,
+            opens_at__lte=now + dt.timedelta(days=UPCOMING_DAYS),
+        )
+    if site:
+        qs = qs.filter(participant__site__code=site)
+    if visit:
+        qs = qs.filter(visit__code=visit)
+    if arm:
+        qs = qs.filter(participant__arm__code=arm)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by(*SORTS.get(sort, SORTS["closes"]))
+
+
+def worklist_counts(*, sites: QuerySet[Site], now: dt.datetime) -> dict[str, int]:
+    """How many rows each worklist tab holds (one query)."""
+    active = Q(status__in=Assessment.ACTIVE, closes_at__gt=now)
+    return Assessment.objects.filter(participant__site__in=sites).aggregate(
+        open=Count("pk", filter=active),
+        overdue=Count("pk", filter=active & Q(closes_at__lte=now + dt.timedelta(days=7))),
+        missed=Count("pk", filter=Q(status=S.MISSED, missed_reason="")),
+        upcoming=Count(
+            "pk",
+            filter=Q(
+                status=S.SCHEDULED,
+                opens_at__gt=now,
+                opens_at__lte=now + dt.timedelta(days=UPCOMING_DAYS),
+            ),
+        ),
+        all=Count("pk"),
+    )
+
+
+# --- compliance ---------------------------------------------------------------------------
+
+MISSED_REASON_KEYS = [*Assessment.MissedReason.values, "unrecorded"]
+
+
+@dataclass
+class ComplianceRow:
+    """One line of the compliance table (DESIGN.md "Compliance")."""
+
+    visit_number: int
+    visit: str
+    group: str
+    randomized: int = 0
+    expected: int = 0
+    received: int = 0
+    still_open: int = 0
+    not_expected: int = 0
+    missed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MISSED_REASON_KEYS, 0))
+
+    @property
+    def compliance(self) -> float | None:
+        return self.received / self.expected if self.expected else None
+
+    @property
+    def completion(self) -> float | None:
+        return self.received / self.randomized if self.randomized else None
+
+    @property
+    def missed_total(self) -> int:
+        return sum(self.missed.values())
+
+    def as_dict(self) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "visit": self.visit,
+            "group": self.group,
+            "randomized": self.randomized,
+            "expected": self.expected,
+            "received": self.received,
+            "compliance_pct": None if self.compliance is None else round(100 * self.compliance, 1),
+            "completion_pct": None if self.completion is None else round(100 * self.completion, 1),
+            "still_open": self.still_open,
+            "missed_total": self.missed_total,
+        }
+        row.update({f"missed_{key}": count for key, count in self.missed.items()})
+        return row
+
+
+def compliance_table(
+    *, sites: QuerySet[Site], now: dt.datetime, by: str = "arm"
+) -> list[ComplianceRow]:
+    """Expected vs received per visit × arm (``by="arm"``) or visit × site (``by="site"``).
+
+    * expected: the window has closed while she was on study (completed,
+      missed, or closed but not yet swept), plus any completed early;
+    * received: completed (answers are only accepted inside the window);
+    * still open: window open now, not completed;
+    * not expected: she left the study before the window closed.
+    Two aggregate queries, whatever the trial's size.
+    """
+    group_field = "participant__arm__code" if by == "arm" else "participant__site__code"
+    closed = Q(closes_at__lte=now)
+    rows = (
+        Assessment.objects.filter(participant__site__in=sites)
+        .values(
+            visit_number=F("visit__number"), visit_label=F("visit__label"), group=F(group_field)
+        )
+        .annotate(
+            randomized=Count("pk"),
+            received=Count("pk", filter=Q(status=S.COMPLETED)),
+            missed_or_closed=Count(
+                "pk", filter=Q(status=S.MISSED) | (Q(status__in=Assessment.ACTIVE) & closed)
+            ),
+            still_open=Count("pk", filter=Q(status__in=Assessment.ACTIVE) & ~closed),
+            not_expected=Count("pk", filter=Q(status=S.NOT_EXPECTED)),
+            **{
+                f"missed_{reason}": Count("pk", filter=Q(status=S.MISSED, missed_reason=reason))
+                for reason in Assessment.MissedReason.values
+            },
+            missed_unrecorded=Count(
+                "pk",
+                filter=Q(status=S.MISSED, missed_reason="")
+                | (Q(status__in=Assessment.ACTIVE) & closed),
+            ),
+        )
+        .order_by("visit_number", "group")
+    )
+    table = []
+    for row in rows:
+        line = ComplianceRow(
+            visit_number=row["visit_number"],
+            visit=row["visit_label"],
+            group=row["group"],
+            randomized=row["randomized"],
+            received=row["received"],
+            expected=row["received"] + row["missed_or_closed"],
+            still_open=row["still_open"],
+            not_expected=row["not_expected"],
+        )
+        line.missed = {key: row[f"missed_{key}"] for key in MISSED_REASON_KEYS}
+        table.append(line)
+    return table
+
+
+def visits_for_sites(sites: QuerySet[Site]) -> QuerySet[Visit]:
+    return Visit.objects.filter(trial__participants__site__in=sites).distinct().order_by("number")

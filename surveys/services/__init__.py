@@ -1,0 +1,1 @@
+"""Writes: every change to trial data goes through a function here."""

@@ -1,0 +1,66 @@
+"""The daily email digest: windows opening and closing at each coordinator's sites."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+from surveys.models import Assessment
+from surveys.roles import COORDINATOR
+
+DIGEST_DAYS = 7
+
+
+def digest_for(user: object, *, now: dt.datetime) -> dict[str, list[Assessment]]:
+    """Assessments at *user*'s sites opening or closing within the next week."""
+    horizon = now + dt.timedelta(days=DIGEST_DAYS)
+    mine = Assessment.objects.filter(participant__site__coordinators=user).select_related(
+        "participant__site", "visit"
+    )
+    return {
+        "opening": list(
+            mine.filter(
+                status=Assessment.Status.SCHEDULED, opens_at__gt=now, opens_at__lte=horizon
+            ).order_by("opens_at")
+        ),
+        "closing": list(
+            mine.filter(
+                status__in=Assessment.ACTIVE, closes_at__gt=now, closes_at__lte=horizon
+            ).order_by("closes_at")
+        ),
+        "missed": list(
+            mine.filter(status=Assessment.Status.MISSED, missed_reason="").order_by("closes_at")
+        ),
+    }
+
+
+def send_coordinator_digests(*, now: dt.datetime) -> dict[str, int]:
+    """Email each coordinator with something to act on; return counts."""
+    sent = skipped = 0
+    coordinators = (
+        get_user_model().objects.filter(groups__name=COORDINATOR, is_active=True).exclude(email="")
+    )
+    for user in coordinators:
+        digest = digest_for(user, now=now)
+        if not any(digest.values()):
+            skipped += 1
+            continue
+        body = render_to_string(
+            "coordinator/digest_email.txt", {"user": user, "now": now, **digest}
+        )
+        send_mail(
+            subject=(
+                f"ecogprom: {len(digest['opening'])} opening, "
+                f"{len(digest['closing'])} closing, "
+                f"{len(digest['missed'])} missed without a reason"
+            ),
+            message=body,
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[user.email],
+        )
+        sent += 1
+    return {"sent": sent, "skipped": skipped}

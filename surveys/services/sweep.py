@@ -1,0 +1,79 @@
+"""The periodic sweep: open windows that have opened, close windows that have closed.
+
+Safe to run twice or concurrently: rows are claimed ``FOR UPDATE SKIP
+LOCKED`` in batches and moved with a compare-and-set on their status, so a
+second sweep finds nothing left to do (see STYLE.md, healthchecks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+from django.db.models import Q
+
+from surveys.models import Assessment
+from surveys.services import transitions
+
+S = Assessment.Status
+SWEEP_ACTOR = "system:sweep"
+BATCH_SIZE = 2000
+
+# (count key, from status, to status, which rows are due at `now`)
+_STEPS: tuple[tuple[str, str, str, str], ...] = (
+    ("missed", S.SCHEDULED, S.MISSED, "closed"),
+    ("opened", S.SCHEDULED, S.OPEN, "opened"),
+    ("missed", S.OPEN, S.MISSED, "closed"),
+    ("missed", S.IN_PROGRESS, S.MISSED, "closed"),
+)
+
+
+def _due(from_status: str, when: str, now: dt.datetime) -> Q:
+    if when == "closed":
+        return Q(status=from_status, closes_at__lte=now)
+    return Q(status=from_status, opens_at__lte=now, closes_at__gt=now)
+
+
+def _sweep_step(from_status: str, to_status: str, due: Q, now: dt.datetime) -> int:
+    reason = "window closed" if to_status == S.MISSED else "window opened"
+    moved_total = 0
+    while True:
+        try:
+            with transaction.atomic():
+                ids = list(
+                    Assessment.objects.select_for_update(skip_locked=True)
+                    .filter(due)
+                    .order_by("pk")
+                    .values_list("pk", flat=True)[:BATCH_SIZE]
+                )
+                if not ids:
+                    return moved_total
+                moved_total += transitions.bulk_transition(
+                    ids=ids,
+                    from_status=from_status,
+                    to_status=to_status,
+                    at=now,
+                    actor_label=SWEEP_ACTOR,
+                    reason=reason,
+                )
+        except transitions._PartialClaim:
+            # Another sweep won some rows (a database without row locks):
+            # move the rest one compare-and-set at a time.
+            for assessment in Assessment.objects.filter(due).filter(pk__in=ids):
+                moved_total += transitions.assessment_transition(
+                    assessment=assessment,
+                    to_status=to_status,
+                    at=now,
+                    actor=SWEEP_ACTOR,
+                    reason=reason,
+                )
+        if len(ids) < BATCH_SIZE:
+            return moved_total
+
+
+def sweep_assessments(*, now: dt.datetime) -> dict[str, int]:
+    """Apply every transition the clock makes due at *now*; return counts."""
+    counts = {"opened": 0, "missed": 0}
+    for key, from_status, to_status, when in _STEPS:
+        counts[key] += _sweep_step(from_status, to_status, _due(from_status, when, now), now)
+    return counts

@@ -1,0 +1,133 @@
+"""The one place where an assessment changes status.
+
+Each change is a compare-and-set (``UPDATE ... WHERE id = %s AND status =
+%s``) plus an audit event in the same transaction, so two workers, or the
+same sweep run twice, can never apply a transition twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db import transaction
+
+from surveys.models import Assessment, AuditEvent
+
+S = Assessment.Status
+
+ALLOWED: dict[str, frozenset[str]] = {
+    S.SCHEDULED: frozenset({S.OPEN, S.MISSED, S.NOT_EXPECTED}),
+    S.OPEN: frozenset({S.IN_PROGRESS, S.MISSED, S.NOT_EXPECTED}),
+    S.IN_PROGRESS: frozenset({S.COMPLETED, S.MISSED, S.NOT_EXPECTED}),
+    S.COMPLETED: frozenset(),
+    S.MISSED: frozenset(),
+    S.NOT_EXPECTED: frozenset(),
+}
+
+
+class TransitionNotAllowed(Exception):
+    pass
+
+
+def actor_fields(actor: AbstractBaseUser | AnonymousUser | str | None) -> dict[str, Any]:
+    """Audit columns for a user, or for a system label such as ``"system:sweep"``."""
+    if actor is None or isinstance(actor, str):
+        return {"actor": None, "actor_label": actor or "system"}
+    if not actor.is_authenticated:
+        return {"actor": None, "actor_label": "anonymous"}
+    return {"actor": actor, "actor_label": actor.get_username()}
+
+
+def check_allowed(from_status: str, to_status: str) -> None:
+    if to_status not in ALLOWED[from_status]:
+        raise TransitionNotAllowed(f"an assessment cannot go from {from_status} to {to_status}")
+
+
+def assessment_transition(
+    *,
+    assessment: Assessment,
+    to_status: str,
+    at: dt.datetime,
+    actor: AbstractBaseUser | AnonymousUser | str | None,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move *assessment* from its current status to *to_status*, once.
+
+    Returns False (and changes nothing) when another process moved it first.
+    Extra keyword arguments are stored on the row in the same UPDATE.
+    """
+    from_status = assessment.status
+    check_allowed(from_status, to_status)
+    with transaction.atomic():
+        claimed = Assessment.objects.filter(pk=assessment.pk, status=from_status).update(
+            status=to_status, updated_at=at, **fields
+        )
+        if not claimed:
+            return False
+        AuditEvent.objects.create(
+            at=at,
+            action=AuditEvent.Action.STATUS_CHANGE,
+            participant_id=assessment.participant_id,
+            assessment_id=assessment.pk,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            details=details or {},
+            **actor_fields(actor),
+        )
+    assessment.status = to_status
+    for name, value in fields.items():
+        setattr(assessment, name, value)
+    return True
+
+
+def bulk_transition(
+    *,
+    ids: Iterable[int],
+    from_status: str,
+    to_status: str,
+    at: dt.datetime,
+    actor_label: str,
+    reason: str = "",
+) -> int:
+    """Compare-and-set many rows that the caller has locked (FOR UPDATE).
+
+    Rows already locked by the caller's ``select_for_update`` are all
+    updated; if the database cannot lock (SQLite) and another process got
+    some first, fall back to one compare-and-set per row so that audit
+    events are written only for the rows this call actually moved.
+    """
+    check_allowed(from_status, to_status)
+    rows = list(Assessment.objects.filter(pk__in=list(ids)).values("pk", "participant_id"))
+    if not rows:
+        return 0
+    pks = [row["pk"] for row in rows]
+    moved = Assessment.objects.filter(pk__in=pks, status=from_status).update(
+        status=to_status, updated_at=at
+    )
+    if moved != len(rows):  # only possible without row locks: find out which we moved
+        raise _PartialClaim
+    AuditEvent.objects.bulk_create(
+        AuditEvent(
+            at=at,
+            action=AuditEvent.Action.STATUS_CHANGE,
+            participant_id=row["participant_id"],
+            assessment_id=row["pk"],
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            actor=None,
+            actor_label=actor_label,
+        )
+        for row in rows
+    )
+    return moved
+
+
+class _PartialClaim(Exception):
+    """Raised inside the caller's transaction to roll a partial bulk claim back."""

@@ -1,0 +1,73 @@
+"""Trial set-up from a protocol description (used by the demo seed and tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+
+from surveys.models import Arm, Trial, Visit
+
+
+@dataclass(frozen=True)
+class VisitSpec:
+    code: str
+    label: str
+    months: int
+    before: int
+    after: int
+
+
+E2108_VISITS = (
+    VisitSpec("baseline", "Baseline", 0, 28, 14),
+    VisitSpec("m6", "6 months", 6, 30, 30),
+    VisitSpec("m18", "18 months", 18, 45, 45),
+    VisitSpec("m30", "30 months", 30, 45, 45),
+)
+E2108_ARMS = (
+    ("A", "Continued systemic therapy"),
+    ("B", "Early locoregional therapy"),
+)
+
+
+@transaction.atomic
+def trial_create(
+    *,
+    protocol_id: str,
+    title: str,
+    arms: tuple[tuple[str, str], ...] = E2108_ARMS,
+    visits: tuple[VisitSpec, ...] = E2108_VISITS,
+    instrument_codes: tuple[str, ...] = ("FACT-B", "E2108-LR"),
+    instrument_version: str = "FACT-B v4 + E2108-LR v1",
+) -> Trial:
+    trial = Trial.objects.create(
+        protocol_id=protocol_id,
+        title=title,
+        instrument_codes=list(instrument_codes),
+        instrument_version=instrument_version,
+    )
+    Arm.objects.bulk_create(Arm(trial=trial, code=code, label=label) for code, label in arms)
+    Visit.objects.bulk_create(
+        Visit(
+            trial=trial,
+            code=spec.code,
+            label=spec.label,
+            number=number,
+            months_after_randomization=spec.months,
+            window_before_days=spec.before,
+            window_after_days=spec.after,
+            is_baseline=spec.months == 0,
+        )
+        for number, spec in enumerate(visits, start=1)
+    )
+    return trial
+
+
+def trial_create_e2108() -> Trial:
+    return trial_create(
+        protocol_id="E2108",
+        title=(
+            "Early local therapy for the primary tumour in de novo stage IV breast cancer: "
+            "quality of life"
+        ),
+    )
