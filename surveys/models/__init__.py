@@ -3,7 +3,7 @@
 from surveys.models.assessment import SCORE_FIELDS, Assessment, Response, ResponseCorrection, Score
 from surveys.models.audit import AuditEvent, AuditTrailIsImmutable
 from surveys.models.jobs import AnalysisRun, ExportJob, JobStatus, TaskRun
-from surveys.models.kiosk import KioskSession
+from surveys.models.kiosk import InstrumentText, KioskSession
 from surveys.models.trial import Arm, Participant, Site, Trial, Visit
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "AuditEvent",
     "AuditTrailIsImmutable",
     "ExportJob",
+    "InstrumentText",
     "JobStatus",
     "KioskSession",
     "Participant",

@@ -47,3 +47,32 @@ class KioskSession(models.Model):
 
     def is_idle(self, now: dt.datetime) -> bool:
         return now - self.last_activity_at >= dt.timedelta(seconds=settings.KIOSK_IDLE_SECONDS)
+
+
+class InstrumentText(models.Model):
+    """Licensed item wording, loaded per instrument version and language.
+
+    The repository never ships FACIT's wording; a licensee loads it with
+    ``manage.py load_instrument_text``. Without it the tablet shows our short
+    labels, marked as demonstration wording.
+    """
+
+    instrument = models.CharField(max_length=32)
+    version = models.CharField(max_length=32)
+    language = models.CharField(max_length=2)
+    item_code = models.CharField(max_length=8)
+    text = models.TextField()
+    loaded_at = models.DateTimeField()
+    source = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["instrument", "version", "language", "item_code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instrument", "version", "language", "item_code"],
+                name="instrument_text_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instrument} {self.version} {self.language} {self.item_code}"

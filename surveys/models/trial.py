@@ -28,7 +28,7 @@ class Trial(models.Model):
     )
     instrument_version = models.CharField(
         max_length=64,
-        default="FACT-B v4 + E2108-LR v1",
+        default="FACT-B@4+E2108-LR@draft-1",
         help_text="Pinned on each assessment when it is created.",
     )
     history = HistoricalRecords()

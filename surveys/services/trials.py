@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from surveys import instrumentation
 from surveys.models import Arm, Trial, Visit
 
 
@@ -38,13 +39,12 @@ def trial_create(
     arms: tuple[tuple[str, str], ...] = E2108_ARMS,
     visits: tuple[VisitSpec, ...] = E2108_VISITS,
     instrument_codes: tuple[str, ...] = ("FACT-B", "E2108-LR"),
-    instrument_version: str = "FACT-B v4 + E2108-LR v1",
 ) -> Trial:
     trial = Trial.objects.create(
         protocol_id=protocol_id,
         title=title,
         instrument_codes=list(instrument_codes),
-        instrument_version=instrument_version,
+        instrument_version=instrumentation.pin(instrument_codes),
     )
     Arm.objects.bulk_create(Arm(trial=trial, code=code, label=label) for code, label in arms)
     Visit.objects.bulk_create(

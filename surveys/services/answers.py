@@ -1,0 +1,233 @@
+"""Saving answers and submitting an assessment.
+
+Every save is idempotent: the same idempotency key (or the same value)
+stored twice changes nothing, so a retry after a dropped connection, a
+double tap, or a replay from the tablet's offline queue never duplicates an
+answer. Submission scores the form through ``scoring/`` and completes the
+assessment exactly once, however many times it is posted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from scoring.facit import SCORING_VERSION, score_form
+from scoring.instruments import RESPONSE_VALUES
+from surveys import instrumentation
+from surveys.models import (
+    SCORE_FIELDS,
+    Assessment,
+    AuditEvent,
+    Response,
+    ResponseCorrection,
+    Score,
+)
+from surveys.services.transitions import actor_fields, assessment_transition
+
+S = Assessment.Status
+MAX_KEY_LENGTH = 64
+
+
+class AnswerRejected(ValidationError):
+    """A save or submission the server refuses; nothing was stored."""
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    response: Response
+    created: bool
+    changed: bool
+
+
+def _check_answer(assessment: Assessment, item_code: str, value: Any, declined: bool) -> None:
+    items = instrumentation.items(assessment.instrument_version)
+    if item_code not in items:
+        raise AnswerRejected(f"{item_code!r} is not an item of this questionnaire", code="item")
+    if declined:
+        if value is not None:
+            raise AnswerRejected("a declined item has no value", code="value")
+        if not items[item_code].optional:
+            raise AnswerRejected(f"{item_code} has no 'prefer not to answer' option", code="value")
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value not in RESPONSE_VALUES:
+        raise AnswerRejected(
+            f"{value!r} is not an answer: choose a whole number from 0 to 4", code="value"
+        )
+
+
+def _lock_answerable(assessment_id: int, now: dt.datetime) -> Assessment:
+    assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+    if not assessment.is_answerable(now):
+        raise AnswerRejected(
+            f"this assessment is {assessment.get_status_display().lower()} and takes no answers",
+            code="status",
+        )
+    return assessment
+
+
+@transaction.atomic
+def response_save(
+    *,
+    assessment_id: int,
+    item_code: str,
+    value: int | None,
+    declined: bool = False,
+    idempotency_key: str = "",
+    now: dt.datetime,
+    actor: str = "kiosk",
+) -> SaveResult:
+    """Store one answer (insert or change), once. Raises AnswerRejected."""
+    if len(idempotency_key) > MAX_KEY_LENGTH:
+        raise AnswerRejected("idempotency key too long", code="key")
+    assessment = _lock_answerable(assessment_id, now)
+    _check_answer(assessment, item_code, value, declined)
+    existing = Response.objects.filter(assessment=assessment, item_code=item_code).first()
+    if existing is not None:
+        replay = idempotency_key and existing.idempotency_key == idempotency_key
+        same = existing.value == value and existing.declined == declined
+        if replay or same:
+            return SaveResult(existing, created=False, changed=False)
+        existing.value, existing.declined = value, declined
+        existing.saved_at, existing.idempotency_key = now, idempotency_key
+        existing.revision += 1
+        existing.save(
+            update_fields=["value", "declined", "saved_at", "idempotency_key", "revision"]
+        )
+        return SaveResult(existing, created=False, changed=True)
+    response = Response.objects.create(
+        assessment=assessment,
+        item_code=item_code,
+        value=value,
+        declined=declined,
+        saved_at=now,
+        idempotency_key=idempotency_key,
+    )
+    if assessment.status == S.OPEN:
+        assessment_transition(
+            assessment=assessment,
+            to_status=S.IN_PROGRESS,
+            at=now,
+            actor=actor,
+            reason="first answer saved",
+            started_at=now,
+        )
+    return SaveResult(response, created=True, changed=True)
+
+
+def answers_of(assessment: Assessment) -> dict[str, int | None]:
+    """Item code -> value for every item of the form (None when unanswered or declined)."""
+    stored = dict(assessment.responses.values_list("item_code", "value"))
+    return {code: stored.get(code) for code in instrumentation.items(assessment.instrument_version)}
+
+
+def score_store(*, assessment: Assessment, now: dt.datetime) -> Score:
+    """(Re)compute and store the scores of a completed assessment."""
+    scores = score_form(answers_of(assessment))
+    values: dict[str, Any] = {}
+    for field in SCORE_FIELDS:
+        values[field] = scores.get(field.upper())
+        values[f"{field}_n"] = scores.get(f"{field.upper()}_N") or 0
+    score, _ = Score.objects.update_or_create(
+        assessment=assessment,
+        defaults={**values, "scoring_version": SCORING_VERSION, "computed_at": now},
+    )
+    return score
+
+
+@transaction.atomic
+def assessment_submit(
+    *,
+    assessment_id: int,
+    now: dt.datetime,
+    page_seconds: dict[str, float] | None = None,
+    assistance: str = "",
+    actor: str = "kiosk",
+) -> tuple[Assessment, bool]:
+    """Complete and score the assessment. Returns (assessment, completed_now).
+
+    A second submission of a completed assessment is not an error: it
+    returns ``completed_now=False`` and changes nothing.
+    """
+    assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+    if assessment.status == S.COMPLETED:
+        return assessment, False
+    if not assessment.is_answerable(now):
+        raise AnswerRejected(
+            f"this assessment is {assessment.get_status_display().lower()} and cannot be submitted",
+            code="status",
+        )
+    if assessment.status != S.IN_PROGRESS:
+        raise AnswerRejected("answer at least one question before submitting", code="empty")
+    if assistance and assistance not in Assessment.Assistance.values:
+        raise AnswerRejected(f"unknown assistance level {assistance!r}", code="assistance")
+    assessment_transition(
+        assessment=assessment,
+        to_status=S.COMPLETED,
+        at=now,
+        actor=actor,
+        reason="submitted",
+        completed_at=now,
+        mode=Assessment.Mode.TABLET,
+        page_seconds={k: round(float(v), 1) for k, v in (page_seconds or {}).items()},
+        assistance=assistance or assessment.assistance or Assessment.Assistance.NONE,
+    )
+    score = score_store(assessment=assessment, now=now)
+    AuditEvent.objects.create(
+        at=now,
+        action=AuditEvent.Action.SCORED,
+        participant_id=assessment.participant_id,
+        assessment=assessment,
+        actor_label="system:scoring",
+        details={"scoring_version": score.scoring_version, "toi": score.toi},
+    )
+    return assessment, True
+
+
+@transaction.atomic
+def response_correct(
+    *,
+    response_id: int,
+    value: int | None,
+    declined: bool = False,
+    reason: str,
+    actor: AbstractBaseUser,
+    now: dt.datetime,
+) -> ResponseCorrection:
+    """Correct an answer of a completed assessment: keep the old value, require a reason."""
+    response = Response.objects.select_for_update().select_related("assessment").get(pk=response_id)
+    assessment = response.assessment
+    if assessment.status != S.COMPLETED:
+        raise AnswerRejected("only answers of a completed assessment are corrected", code="status")
+    if not reason.strip():
+        raise AnswerRejected("a correction needs a reason", code="reason")
+    _check_answer(assessment, response.item_code, value, declined)
+    correction = ResponseCorrection.objects.create(
+        response=response,
+        old_value=response.value,
+        old_declined=response.declined,
+        new_value=value,
+        new_declined=declined,
+        reason=reason.strip(),
+        corrected_by=actor,
+        corrected_at=now,
+    )
+    response.value, response.declined, response.saved_at = value, declined, now
+    response.revision += 1
+    response.save(update_fields=["value", "declined", "saved_at", "revision"])
+    AuditEvent.objects.create(
+        at=now,
+        action=AuditEvent.Action.RESPONSE_CORRECTION,
+        participant_id=assessment.participant_id,
+        assessment=assessment,
+        reason=reason.strip(),
+        details={"item": response.item_code, "old": correction.old_value, "new": value},
+        **actor_fields(actor),
+    )
+    score_store(assessment=assessment, now=now)
+    return correction
