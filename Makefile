@@ -37,7 +37,7 @@ test: install services browser
 	$(BIN)/ruff check .
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false \
 	  $(BIN)/python manage.py makemigrations --check --dry-run
-	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false SECURE_SSL_REDIRECT=false SECURE_COOKIES=false \
+	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false SECURE_SSL_REDIRECT=false SECURE_COOKIES=false STATIC_MANIFEST=false \
 	  $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -117,14 +117,17 @@ class Assessment(models.Model):
         """Where an unfinished assessment goes when she leaves the study on that day.
 
         A window still open on (or after) the off-study day is no longer
-        expected; a window that had already closed was missed while she was
-        on study, whether or not a sweep had recorded it yet.
+        expected, even if a sweep already marked it missed because the
+        off-study date was recorded late; a window that had closed before
+        she left was missed while she was on study.
         """
+        closed_after_leaving = self.window_end >= off_study_on
+        if self.status == self.Status.MISSED:
+            # Recorded late: the sweep had marked it missed, but she had left already.
+            return self.Status.NOT_EXPECTED if closed_after_leaving else None
         if self.status not in self.UNFINISHED:
             return None
-        if self.window_end >= off_study_on:
-            return self.Status.NOT_EXPECTED
-        return self.Status.MISSED
+        return self.Status.NOT_EXPECTED if closed_after_leaving else self.Status.MISSED
 
     def is_answerable(self, now: dt.datetime) -> bool:
         return self.status in self.ACTIVE and now < self.closes_at

@@ -124,7 +124,7 @@ def participant_go_off_study(
     )
     counts = {S.NOT_EXPECTED.value: 0, S.MISSED.value: 0}
     unfinished = participant.assessments.select_for_update().filter(
-        status__in=Assessment.UNFINISHED
+        status__in=[*Assessment.UNFINISHED, S.MISSED]
     )
     for assessment in unfinished:
         to_status = assessment.status_when_off_study(off_study_on)

@@ -23,7 +23,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     S.OPEN: frozenset({S.IN_PROGRESS, S.MISSED, S.NOT_EXPECTED}),
     S.IN_PROGRESS: frozenset({S.COMPLETED, S.MISSED, S.NOT_EXPECTED}),
     S.COMPLETED: frozenset(),
-    S.MISSED: frozenset(),
+    # Off study recorded late: a window that closed after she left was never expected.
+    S.MISSED: frozenset({S.NOT_EXPECTED}),
     S.NOT_EXPECTED: frozenset(),
 }
 
