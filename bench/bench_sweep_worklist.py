@@ -1,0 +1,102 @@
+"""Sweep over 100,000 assessments; worklist and compliance for a 5,000-participant site.
+
+Prints wall times and SQL query counts. Run: `make bench` (or directly with
+DATABASE_URL pointing at PostgreSQL); uses a scratch database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import time
+
+from _django import setup_scratch_database
+
+N_PARTICIPANTS = 25_000  # × 4 visits = 100,000 assessments
+BIG_SITE = 5_000
+
+
+def build(now: dt.datetime) -> None:
+    from django.contrib.auth.models import Group, User
+
+    from surveys.models import Assessment, Participant, Site
+    from surveys.services.participants import assessment_build
+    from surveys.services.trials import trial_create_e2108
+
+    rng = random.Random(1)
+    trial = trial_create_e2108()
+    visits = list(trial.visits.all())
+    arms = list(trial.arms.all())
+    big = Site.objects.create(code="BIG", name="Big site", timezone="America/Chicago")
+    others = [Site.objects.create(code=f"S{i:02d}", name=f"Site {i}") for i in range(20)]
+    user = User.objects.create(username="coord")
+    user.groups.add(Group.objects.create(name="coordinator"))
+    big.coordinators.add(user)
+    participants = []
+    for n in range(N_PARTICIPANTS):
+        site = big if n < BIG_SITE else others[n % len(others)]
+        participants.append(Participant(
+            trial=trial, study_id=f"P{n:06d}", site=site, arm=arms[n % 2],
+            randomized_on=now.date() - dt.timedelta(days=rng.randint(0, 40 * 30)),
+        ))
+    Participant.objects.bulk_create(participants, batch_size=5000)
+    by_site = {s.pk: s for s in [big, *others]}
+    assessments = []
+    for p in Participant.objects.all().iterator(chunk_size=5000):
+        p.site = by_site[p.site_id]
+        p.trial = trial
+        assessments.extend(assessment_build(participant=p, visit=v) for v in visits)
+    Assessment.objects.bulk_create(assessments, batch_size=5000)
+
+
+def timed(label: str, func):
+    from django.db import connection, reset_queries
+
+    reset_queries()
+    start = time.perf_counter()
+    result = func()
+    elapsed = time.perf_counter() - start
+    print(f"  {label:<46} {elapsed * 1000:9.1f} ms  {len(connection.queries):4d} queries")
+    return result
+
+
+def main() -> None:
+    setup_scratch_database("ecogprom_bench_trial")
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+
+    from surveys.models import Assessment
+    from surveys.services.sweep import sweep_assessments
+
+    now = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
+    start = time.perf_counter()
+    build(now)
+    print(f"built {Assessment.objects.count():,} assessments in {time.perf_counter() - start:.1f} s")
+
+    settings.DEBUG = True  # record queries
+    connection.force_debug_cursor = True
+    counts = timed("sweep (first run, all due transitions)", lambda: sweep_assessments(now=now))
+    print(f"    -> {counts}")
+    timed("sweep again (nothing due)", lambda: sweep_assessments(now=now))
+
+    settings.ALLOWED_HOSTS = ["testserver"]
+    from django.contrib.auth.models import User
+
+    client = Client()
+    client.force_login(User.objects.get(username="coord"))
+    client.get("/coordinator/?view=upcoming")  # warm up: template loading, first connection
+    for label, url in [
+        ("worklist: open now (5,000-participant site)", "/coordinator/?view=open"),
+        ("worklist: all, sorted by study id", "/coordinator/?view=all&sort=study_id"),
+        ("worklist: missed without reason", "/coordinator/?view=missed"),
+        ("compliance per visit × arm", "/coordinator/compliance/"),
+        ("compliance per visit × site", "/coordinator/compliance/?by=site"),
+        ("compliance CSV", "/coordinator/compliance/?format=csv"),
+    ]:
+        response = timed(label, lambda url=url: client.get(url))
+        assert response.status_code == 200, (url, response.status_code)
+
+
+if __name__ == "__main__":
+    main()
