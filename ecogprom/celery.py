@@ -26,12 +26,14 @@ def _embedded_transport_options() -> dict[str, object]:
     root = Path(settings.CELERY_EMBEDDED_BROKER_DIR)
     queue_dir = root / "queue"
     processed = root / "processed"
-    for folder in (queue_dir, processed):
+    control = root / "control"
+    for folder in (queue_dir, processed, control):
         folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue_dir),
         "data_folder_out": str(queue_dir),
         "processed_folder": str(processed),
+        "control_folder": str(control),
         "store_processed": False,
     }
 
