@@ -61,6 +61,10 @@ app.conf.update(
             "task": "surveys.sweep_assessments",
             "schedule": crontab(minute="5", hour="*"),
         },
+        "recover-jobs": {
+            "task": "surveys.recover_jobs",
+            "schedule": crontab(minute="*/10"),
+        },
         "coordinator-digest": {
             "task": "surveys.send_coordinator_digests",
             "schedule": crontab(minute="0", hour="6"),

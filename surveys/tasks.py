@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.utils import timezone
 
 from ecogprom.celery import app
@@ -71,3 +72,59 @@ def send_coordinator_digests_task() -> dict[str, Any]:
     return run_recorded(
         "surveys.send_coordinator_digests", lambda: send_coordinator_digests(now=timezone.now())
     )
+
+
+# --- statistician jobs: exports and analysis runs ------------------------------------------
+# Idempotent: the job row is claimed under a lease, so a redelivered message (late ack,
+# worker lost) finishes a job whose executor died and does nothing to a finished one.
+
+BUSY_RETRY_SECONDS = 5
+BUSY_MAX_RETRIES = 400  # 5 s x 400 > the 30-minute hard time limit of the live executor
+
+
+@shared_task(name="surveys.run_export", bind=True, acks_late=True, max_retries=BUSY_MAX_RETRIES)
+def run_export_task(self: Any, job_id: int) -> str:
+    from surveys.exports.jobs import run_export_job
+    from surveys.services.job_claims import Outcome
+
+    outcome = run_export_job(job_id)
+    if outcome is Outcome.BUSY:
+        raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    return outcome.value
+
+
+@shared_task(name="surveys.run_analysis", bind=True, acks_late=True, max_retries=BUSY_MAX_RETRIES)
+def run_analysis_task(self: Any, run_id: int) -> str:
+    from surveys.analysis.runs import execute_run
+    from surveys.services.job_claims import Outcome
+
+    outcome = execute_run(run_id)
+    if outcome is Outcome.BUSY:
+        raise self.retry(countdown=BUSY_RETRY_SECONDS)
+    return outcome.value
+
+
+@shared_task(name="surveys.recover_jobs", acks_late=True, time_limit=300)
+def recover_jobs_task() -> dict[str, Any]:
+    from surveys.analysis.runs import recover_stale_jobs
+
+    return run_recorded("surveys.recover_jobs", recover_stale_jobs)
+
+
+@worker_ready.connect
+def _recover_jobs_when_a_worker_starts(**kwargs: Any) -> None:
+    """A worker that starts after a crash picks up the jobs the dead one left running."""
+    import logging
+
+    from django.db import connection
+
+    from surveys.analysis.runs import recover_stale_jobs
+
+    try:
+        sent = recover_stale_jobs()
+        if any(sent.values()):
+            logging.getLogger(__name__).warning("re-sent jobs left by a dead worker: %s", sent)
+    except Exception:
+        logging.getLogger(__name__).exception("job recovery at worker start failed")
+    finally:
+        connection.close()

@@ -1,0 +1,254 @@
+"""API representations. Thin: validation here, writing in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+from surveys.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
+from surveys.analysis.parameters import RunParameters
+from surveys.exports.filters import FILTER_KEYS, ExportFilters
+from surveys.models import (
+    AnalysisRun,
+    Assessment,
+    ExportJob,
+    JobStatus,
+    Participant,
+    Response,
+    Score,
+)
+
+JOB_STATUS_HELP = "One of: " + ", ".join(JobStatus.values) + "."
+
+
+def _django_errors(exc: DjangoValidationError) -> serializers.ValidationError:
+    detail = exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+    return serializers.ValidationError(detail)
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.protocol_id", read_only=True)
+    site = serializers.CharField(source="site.code", read_only=True)
+    arm = serializers.CharField(source="arm.code", read_only=True)
+    on_study = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Participant
+        fields = [
+            "id",
+            "study_id",
+            "trial",
+            "site",
+            "arm",
+            "randomized_on",
+            "language",
+            "on_study",
+            "off_study_on",
+            "off_study_reason",
+        ]
+        read_only_fields = fields
+
+
+class AssessmentSerializer(serializers.ModelSerializer):
+    study_id = serializers.CharField(source="participant.study_id", read_only=True)
+    site = serializers.CharField(source="participant.site.code", read_only=True)
+    arm = serializers.CharField(source="participant.arm.code", read_only=True)
+    visit = serializers.CharField(source="visit.code", read_only=True)
+    visit_number = serializers.IntegerField(source="visit.number", read_only=True)
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "id",
+            "participant",
+            "study_id",
+            "site",
+            "arm",
+            "visit",
+            "visit_number",
+            "status",
+            "target_date",
+            "window_start",
+            "window_end",
+            "started_at",
+            "completed_at",
+            "language",
+            "mode",
+            "assistance",
+            "instrument_version",
+            "missed_reason",
+            "missed_reason_text",
+        ]
+        read_only_fields = fields
+
+
+class MissedReasonSerializer(serializers.Serializer):
+    missed_reason = serializers.ChoiceField(choices=Assessment.MissedReason.choices)
+    missed_reason_text = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=500,
+        default="",
+        help_text="Required when the reason is 'other'.",
+    )
+
+
+class ResponseSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Response
+        fields = ["id", "assessment", "item_code", "value", "declined", "saved_at", "revision"]
+        read_only_fields = fields
+
+
+class ScoreSerializer(serializers.ModelSerializer):
+    study_id = serializers.CharField(source="assessment.participant.study_id", read_only=True)
+    site = serializers.CharField(source="assessment.participant.site.code", read_only=True)
+    arm_code = serializers.CharField(source="assessment.participant.arm.code", read_only=True)
+    visit = serializers.CharField(source="assessment.visit.code", read_only=True)
+    visit_number = serializers.IntegerField(source="assessment.visit.number", read_only=True)
+    arm_subscale = serializers.FloatField(
+        source="arm", read_only=True, allow_null=True, help_text="FACT-B+4 arm subscale."
+    )
+    arm_subscale_n = serializers.IntegerField(source="arm_n", read_only=True)
+
+    class Meta:
+        model = Score
+        fields = [
+            "id",
+            "assessment",
+            "study_id",
+            "site",
+            "arm_code",
+            "visit",
+            "visit_number",
+            "pwb",
+            "swb",
+            "ewb",
+            "fwb",
+            "bcs",
+            "factg",
+            "factb",
+            "toi",
+            "arm_subscale",
+            "pwb_n",
+            "swb_n",
+            "ewb_n",
+            "fwb_n",
+            "bcs_n",
+            "factg_n",
+            "factb_n",
+            "toi_n",
+            "arm_subscale_n",
+            "scoring_version",
+            "toi_rule",
+            "computed_at",
+        ]
+        read_only_fields = fields
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text=JOB_STATUS_HELP)
+    filters = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="Keys: " + ", ".join(FILTER_KEYS) + "; lists of codes, cutoff YYYY-MM-DD.",
+    )
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    download = serializers.HyperlinkedIdentityField(view_name="api:export-download", read_only=True)
+    codebook_download = serializers.HyperlinkedIdentityField(
+        view_name="api:export-codebook", read_only=True
+    )
+
+    class Meta:
+        model = ExportJob
+        fields = [
+            "id",
+            "kind",
+            "format",
+            "filters",
+            "status",
+            "row_count",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "download",
+            "codebook_download",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "row_count",
+            "error",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+    def validate_filters(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("an object")
+        try:
+            return ExportFilters.from_dict(value).as_dict()
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from None
+
+
+class AnalysisRunSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True, help_text=JOB_STATUS_HELP)
+    parameters = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="Keys: "
+        + ", ".join(RUN_PARAMETER_KEYS)
+        + ". Defaults: the paper's measures (TOI, FACTB, FACTG, BCS, LR1-LR9).",
+    )
+    created_by = serializers.CharField(source="created_by.username", read_only=True)
+    results = serializers.JSONField(read_only=True)
+
+    class Meta:
+        model = AnalysisRun
+        fields = [
+            "id",
+            "status",
+            "parameters",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "snapshot_hash",
+            "results",
+            "error",
+        ]
+        read_only_fields = [
+            "id",
+            "status",
+            "created_by",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "snapshot_hash",
+            "results",
+            "error",
+        ]
+
+    def validate_parameters(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("an object")
+        try:
+            return RunParameters.from_dict(value).as_dict()
+        except DjangoValidationError as exc:
+            raise _django_errors(exc) from None
+
+
+class AnalysisRunListSerializer(AnalysisRunSerializer):
+    """The list leaves the (large) results out; fetch a run to get them."""
+
+    class Meta(AnalysisRunSerializer.Meta):
+        fields = [f for f in AnalysisRunSerializer.Meta.fields if f != "results"]

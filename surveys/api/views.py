@@ -1,0 +1,253 @@
+"""API viewsets: trial data scoped by role and site; exports and analysis runs for statisticians."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response as ApiResponse
+from rest_framework.serializers import BaseSerializer
+
+from surveys.analysis.runs import run_start
+from surveys.api import filters as api_filters
+from surveys.api.permissions import StatisticianPermission, TrialDataPermission
+from surveys.api.serializers import (
+    AnalysisRunListSerializer,
+    AnalysisRunSerializer,
+    AssessmentSerializer,
+    ExportJobSerializer,
+    MissedReasonSerializer,
+    ParticipantSerializer,
+    ResponseSerializer,
+    ScoreSerializer,
+)
+from surveys.exports.jobs import export_create, export_start, file_name
+from surveys.exports.writers import CONTENT_TYPES
+from surveys.models import (
+    AnalysisRun,
+    Assessment,
+    ExportJob,
+    JobStatus,
+    Participant,
+    Response,
+    Score,
+)
+from surveys.roles import visible_sites
+from surveys.services.participants import assessment_record_missed_reason
+
+BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
+
+
+def _file(field: Any, filename: str, content_type: str) -> FileResponse:
+    if not field:
+        raise Http404("no file")
+    try:
+        handle = field.open("rb")
+    except FileNotFoundError:
+        raise Http404("the file is gone from storage") from None
+    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
+
+
+class SiteScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    """Rows of the sites the user may see: her own (coordinator) or all (statistician, admin)."""
+
+    permission_classes = [TrialDataPermission]
+    site_path = "site"
+
+    def get_queryset(self) -> QuerySet[Any]:
+        qs = super().get_queryset()
+        user = self.request.user
+        if user.is_superuser:
+            return qs
+        return qs.filter(**{f"{self.site_path}__in": visible_sites(user)})
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Participants of the sites you may see"),
+    retrieve=extend_schema(summary="One participant"),
+)
+class ParticipantViewSet(SiteScopedViewSet):
+    queryset = Participant.objects.select_related("trial", "site", "arm").order_by("pk")
+    serializer_class = ParticipantSerializer
+    filterset_class = api_filters.ParticipantFilter
+    ordering_fields = ["study_id", "randomized_on", "id"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Assessments (participant x visit) of the sites you may see"),
+    retrieve=extend_schema(summary="One assessment"),
+)
+class AssessmentViewSet(SiteScopedViewSet):
+    queryset = Assessment.objects.select_related(
+        "participant__site", "participant__arm", "visit"
+    ).order_by("pk")
+    serializer_class = AssessmentSerializer
+    filterset_class = api_filters.AssessmentFilter
+    ordering_fields = ["id", "target_date", "completed_at", "window_end"]
+    site_path = "participant__site"
+
+    @extend_schema(
+        summary="Record why a missed assessment was missed (coordinators)",
+        request=MissedReasonSerializer,
+        responses={200: AssessmentSerializer},
+    )
+    @action(detail=True, methods=["post"], url_path="missed-reason")
+    def missed_reason(self, request: Request, pk: str | None = None) -> ApiResponse:
+        assessment = self.get_object()
+        payload = MissedReasonSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        try:
+            updated = assessment_record_missed_reason(
+                assessment=assessment,
+                reason=payload.validated_data["missed_reason"],
+                text=payload.validated_data["missed_reason_text"],
+                actor=request.user,
+                now=timezone.now(),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
+        return ApiResponse(AssessmentSerializer(updated).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Answers (one per assessment and item)"),
+    retrieve=extend_schema(summary="One answer"),
+)
+class ResponseViewSet(SiteScopedViewSet):
+    queryset = Response.objects.order_by("pk")
+    serializer_class = ResponseSerializer
+    filterset_class = api_filters.ResponseFilter
+    ordering_fields = ["id", "saved_at"]
+    site_path = "assessment__participant__site"
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Scores of completed assessments"),
+    retrieve=extend_schema(summary="The scores of one assessment"),
+)
+class ScoreViewSet(SiteScopedViewSet):
+    queryset = Score.objects.select_related(
+        "assessment__participant__site", "assessment__participant__arm", "assessment__visit"
+    ).order_by("pk")
+    serializer_class = ScoreSerializer
+    filterset_class = api_filters.ScoreFilter
+    ordering_fields = ["id", "computed_at", "toi"]
+    site_path = "assessment__participant__site"
+
+
+class StatisticianJobViewSet(
+    mixins.CreateModelMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [StatisticianPermission]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Exports"),
+    retrieve=extend_schema(summary="One export (status, row count, error, download links)"),
+    create=extend_schema(
+        summary="Request an export",
+        description="Small exports are built at once (status succeeded in the response); "
+        "large ones by a worker: poll the export until its status is succeeded or failed.",
+    ),
+)
+class ExportJobViewSet(StatisticianJobViewSet):
+    queryset = ExportJob.objects.select_related("created_by").order_by("-created_at", "-pk")
+    serializer_class = ExportJobSerializer
+    filterset_class = api_filters.ExportJobFilter
+    ordering_fields = ["id", "created_at"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = export_create(
+            user=request.user, kind=data["kind"], fmt=data["format"], filters=data["filters"]
+        )
+        export_start(job)
+        job.refresh_from_db()
+        return ApiResponse(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
+
+    def _finished(self, pk: str | None) -> ExportJob:
+        return get_object_or_404(self.get_queryset(), pk=pk, status=JobStatus.SUCCEEDED)
+
+    @extend_schema(summary="Download the export's file", responses=BINARY)
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self._finished(pk)
+        return _file(job.file, file_name(job), CONTENT_TYPES[job.format])
+
+    @extend_schema(summary="Download the export's codebook (CSV)", responses=BINARY)
+    @action(detail=True, methods=["get"])
+    def codebook(self, request: Request, pk: str | None = None) -> FileResponse:
+        job = self._finished(pk)
+        return _file(job.codebook, file_name(job, codebook_file=True), "text/csv")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Analysis runs (without their results)"),
+    retrieve=extend_schema(summary="One analysis run with its results"),
+    create=extend_schema(
+        summary="Start an analysis run",
+        description="Queued for a worker; poll the run until its status is succeeded or failed.",
+    ),
+)
+class AnalysisRunViewSet(StatisticianJobViewSet):
+    queryset = AnalysisRun.objects.select_related("created_by").order_by("-created_at", "-pk")
+    filterset_class = api_filters.AnalysisRunFilter
+    ordering_fields = ["id", "created_at"]
+
+    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
+        return AnalysisRunListSerializer if self.action == "list" else AnalysisRunSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            run = run_start(user=request.user, parameters=serializer.validated_data["parameters"])
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
+        return ApiResponse(AnalysisRunSerializer(run).data, status=status.HTTP_201_CREATED)
+
+    def _finished(self, pk: str | None) -> AnalysisRun:
+        return get_object_or_404(self.get_queryset(), pk=pk, status=JobStatus.SUCCEEDED)
+
+    @extend_schema(summary="The frozen snapshot the run analysed (Parquet)", responses=BINARY)
+    @action(detail=True, methods=["get"])
+    def snapshot(self, request: Request, pk: str | None = None) -> FileResponse:
+        run = self._finished(pk)
+        return _file(run.snapshot, f"analysis_{run.pk}_snapshot.parquet", CONTENT_TYPES["parquet"])
+
+    @extend_schema(
+        summary="Mean score by visit and arm with 95% CI (PNG)",
+        responses={(200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    @action(detail=True, methods=["get"], url_path="plot-png")
+    def plot_png(self, request: Request, pk: str | None = None) -> FileResponse:
+        run = self._finished(pk)
+        return _file(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+
+    @extend_schema(
+        summary="Mean score by visit and arm with 95% CI (SVG)",
+        responses={(200, "image/svg+xml"): OpenApiResponse(OpenApiTypes.BINARY)},
+    )
+    @action(detail=True, methods=["get"], url_path="plot-svg")
+    def plot_svg(self, request: Request, pk: str | None = None) -> FileResponse:
+        run = self._finished(pk)
+        return _file(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")

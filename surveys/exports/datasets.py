@@ -1,0 +1,513 @@
+"""Dataset builders: item-level long, scored wide, SDTM QS and ADaM-style ADQS.
+
+Plain functions from filters to a pandas DataFrame whose columns are the
+dataset's spec (:mod:`surveys.exports.spec`), in order. Each reads a few
+set-based queries (:mod:`surveys.exports.queries`) and derives everything
+else with vectorised pandas; no ORM object is built per row. Participants
+appear by study id only and dates as study days, unless the filters ask for
+calendar dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from scoring.instruments import ITEMS, LR_ITEM_CODES, RESPONSE_SCALE, get_score
+from surveys import instrumentation
+from surveys.exports.filters import ExportFilters
+from surveys.exports.queries import (
+    completed_query,
+    fetch_frame,
+    missed_query,
+    responses_query,
+    scored_query,
+)
+from surveys.exports.spec import (
+    ADQS_SPEC,
+    ITEMS_SPEC,
+    QS_SPEC,
+    SCORE_CODES,
+    SCORED_SPEC,
+    SPECS,
+    Context,
+    DatasetSpec,
+    short,
+)
+from surveys.models import Arm, Assessment, Site, Trial, Visit
+
+KINDS = tuple(SPECS)
+ARM_INSTRUMENT = "FACT-B+4"
+LR_INSTRUMENT = "E2108-LR"
+NOT_DONE = "NOT DONE"
+SUBSCALE_NAMES = {
+    "PWB": "PHYSICAL WELL-BEING",
+    "SWB": "SOCIAL/FAMILY WELL-BEING",
+    "EWB": "EMOTIONAL WELL-BEING",
+    "FWB": "FUNCTIONAL WELL-BEING",
+    "BCS": "ADDITIONAL CONCERNS",
+    "ARM": "ARM SUBSCALE",
+    "LR": "LOCOREGIONAL ITEMS",
+}
+RESPONSE_LABELS = {float(o.value): o.label_en for o in RESPONSE_SCALE}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _trials(filters: ExportFilters) -> Any:
+    qs = Trial.objects.all()
+    return qs.filter(protocol_id=filters.trial) if filters.trial else qs
+
+
+def instruments_in_scope(filters: ExportFilters) -> set[str]:
+    """Instrument codes given by the trial(s) the export covers."""
+    codes: set[str] = set()
+    for listed in _trials(filters).values_list("instrument_codes", flat=True):
+        codes.update(listed or [])
+    return codes
+
+
+def codebook_context(filters: ExportFilters) -> Context:
+    trials = _trials(filters)
+    arms = Arm.objects.filter(trial__in=trials).order_by("code")
+    if filters.arms:
+        arms = arms.filter(code__in=filters.arms)
+    visits = Visit.objects.filter(trial__in=trials).order_by("number")
+    if filters.visits:
+        visits = visits.filter(code__in=filters.visits)
+    sites = Site.objects.order_by("code")
+    if filters.sites:
+        sites = sites.filter(code__in=filters.sites)
+    return Context(
+        studies=tuple(trials.order_by("protocol_id").values_list("protocol_id", flat=True)),
+        arms=dict(arms.values_list("code", "label")),
+        visits=tuple(visits.values_list("number", "code", "label").distinct()),
+        sites=tuple(sites.values_list("code", flat=True)),
+    )
+
+
+def _local(utc: pd.Series, tz: pd.Series) -> pd.Series:
+    """UTC instants as naive site-local date-times (one conversion per time zone)."""
+    out = pd.Series(pd.NaT, index=utc.index, dtype="datetime64[us]")
+    zones = tz.to_numpy(dtype=object)
+    for zone in pd.unique(zones):
+        mask = zones == zone
+        out[mask] = utc[mask].dt.tz_convert(str(zone)).dt.tz_localize(None).astype("datetime64[us]")
+    return out
+
+
+def _study_day(date: pd.Series, origin: pd.Series) -> pd.Series:
+    """SDTM study day: day 1 is the randomization date, the day before is -1 (no day 0)."""
+    delta = (date.dt.floor("D") - origin).to_numpy(dtype="timedelta64[D]").astype(float)
+    delta[pd.isna(date).to_numpy()] = np.nan
+    days = np.where(delta >= 0, delta + 1, delta)
+    return pd.Series(days, index=date.index).astype("Int64")
+
+
+def _within_cutoff(frame: pd.DataFrame, filters: ExportFilters) -> pd.DataFrame:
+    """Add ``completed_local``; keep forms completed on or before the cut-off (site-local)."""
+    frame["completed_local"] = _local(frame["completed_at"], frame["tz"])
+    if filters.cutoff is not None:
+        keep = frame["completed_local"] < pd.Timestamp(filters.cutoff) + pd.Timedelta(days=1)
+        frame = frame.loc[keep.to_numpy()].reset_index(drop=True)
+    return frame
+
+
+def _iso_date(values: pd.Series) -> pd.Series:
+    return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), "")
+
+
+def _ordered(spec: DatasetSpec, columns: Mapping[str, Any], index: pd.Index) -> pd.DataFrame:
+    names = [v.name for v in spec.variables if v.name in columns]
+    return pd.DataFrame({name: columns[name] for name in names}, index=index).reset_index(drop=True)
+
+
+def _usubjid(studyid: pd.Series, subjid: pd.Series) -> pd.Series:
+    """STUDYID-SUBJID, or the study id alone when it already starts with STUDYID-."""
+    study, subject = studyid.astype(str), subjid.astype(str)
+    prefixed = pd.Series(False, index=subjid.index)
+    for protocol in pd.unique(study.to_numpy()):
+        here = study == protocol
+        prefixed |= here & subject.str.startswith(f"{protocol}-")
+    return subject.where(prefixed, study + "-" + subject).astype(object)
+
+
+def _instrument_of(pinned: str) -> dict[str, tuple[str, str]]:
+    """Item code -> (instrument@version, QSCAT) for a pinned version string."""
+    out = {}
+    for instrument in instrumentation.instruments(pinned):
+        version = instrument.version
+        cat = (
+            f"{instrument.code} V{version}" if version.isdigit() else f"{instrument.code} {version}"
+        )
+        for item in instrument.items:
+            out[item.code] = (f"{instrument.code}@{version}", cat.upper())
+    return out
+
+
+# --------------------------------------------------------------------------- scored wide
+
+
+def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> dict[str, Any]:
+    idx = raw.index
+    cols: dict[str, Any] = {
+        "STUDYID": raw["studyid"],
+        "SUBJID": raw["subjid"],
+        "SITEID": raw["siteid"],
+        "ARMCD": raw["armcd"],
+        "ARMLBL": raw["armlbl"],
+        "VISITNUM": raw["visitnum"].astype("int64"),
+        "VISITCD": raw["visitcd"],
+        "VISIT": raw["visit"],
+        "BASEFL": pd.Series(np.where(raw["is_baseline"], "Y", ""), index=idx, dtype=object),
+        "TARGDY": _study_day(raw["target_date"], raw["randomized_on"]),
+        "COMPDY": _study_day(raw["completed_local"], raw["randomized_on"]),
+        "DURMIN": ((raw["completed_at"] - raw["started_at"]).dt.total_seconds() / 60).round(1),
+        "LANG": raw["lang"],
+        "MODE": raw["mode"],
+        "ASSIST": raw["assist"],
+        "INSTVER": raw["instver"],
+        "SCORVER": raw["scorver"],
+        "TOIRULE": raw["toirule"],
+    }
+    codes = [c for c in SCORE_CODES if c != "ARM" or ARM_INSTRUMENT in scope]
+    for code in codes:
+        cols[code] = raw[code.lower()].astype("float64")
+    for code in codes:
+        cols[f"{code}_N"] = raw[f"{code.lower()}_n"].fillna(0).astype("int64")
+    for code in codes:
+        cols[f"{code}_OK"] = raw[code.lower()].notna().astype("int64")
+    if LR_INSTRUMENT in scope:
+        for code in LR_ITEM_CODES:
+            cols[code] = raw[code.lower()].astype("float64")
+    if include_dates:
+        cols["RANDDT"] = _iso_date(raw["randomized_on"])
+        cols["COMPDTC"] = raw["completed_local"].dt.strftime("%Y-%m-%dT%H:%M").astype(object)
+    return cols
+
+
+def scored_wide(filters: ExportFilters) -> pd.DataFrame:
+    """One row per participant x visit with a completed (scored) assessment."""
+    raw = _within_cutoff(fetch_frame(scored_query(filters)), filters)
+    cols = _scored_columns(raw, instruments_in_scope(filters), filters.include_dates)
+    return _ordered(SCORED_SPEC, cols, raw.index)
+
+
+# --------------------------------------------------------------------------- item level
+
+
+def _item_grid(filters: ExportFilters) -> pd.DataFrame:
+    """Every item of every completed form the filters select, joined to its answer.
+
+    Internal columns (lower case): the assessment's context plus item_code,
+    seq, instr, qscat, subscale, reversed, label, value, declined, saved_at.
+    """
+    assessments = _within_cutoff(fetch_frame(completed_query(filters)), filters)
+    responses = fetch_frame(responses_query(filters))
+    blocks = []
+    for pinned, group in assessments.groupby("instver", sort=False):
+        items = instrumentation.items(str(pinned))
+        where = _instrument_of(str(pinned))
+        n = len(items)
+        block = group.loc[np.repeat(group.index.to_numpy(), n)].reset_index(drop=True)
+        codes = list(items)
+        block["item_code"] = np.tile(np.array(codes, dtype=object), len(group))
+        block["seq"] = np.tile(np.arange(1, n + 1), len(group))
+        for name, values in (
+            ("instr", [where[c][0] for c in codes]),
+            ("qscat", [where[c][1] for c in codes]),
+            ("subscale", [items[c].subscale for c in codes]),
+            ("reversed", [items[c].reversed for c in codes]),
+            ("label", [items[c].label_en for c in codes]),
+        ):
+            block[name] = np.tile(np.array(values, dtype=object), len(group))
+        blocks.append(block)
+    if blocks:
+        grid = pd.concat(blocks, ignore_index=True)
+    else:
+        grid = assessments.iloc[0:0].copy()
+        for name in ("item_code", "instr", "qscat", "subscale", "label"):
+            grid[name] = pd.Series(dtype=object)
+        grid["seq"] = pd.Series(dtype="int64")
+        grid["reversed"] = pd.Series(dtype=bool)
+    grid = grid.sort_values(["subjid", "visitnum", "seq"], kind="stable").reset_index(drop=True)
+
+    known = {code: i for i, code in enumerate(ITEMS)}
+    width = len(known) + 1
+
+    def key(ids: pd.Series, codes: pd.Series) -> np.ndarray:
+        pos = codes.map(known).fillna(len(known)).to_numpy(dtype=np.int64)
+        return ids.to_numpy(dtype=np.int64) * width + pos
+
+    at = pd.Index(key(responses["assessment_id"], responses["item_code"])).get_indexer(
+        key(grid["assessment_id"], grid["item_code"])
+    )
+    found = at >= 0
+    value = np.full(len(grid), np.nan)
+    value[found] = responses["value"].to_numpy(dtype=float)[at[found]]
+    declined = np.zeros(len(grid), dtype=bool)
+    declined[found] = responses["declined"].to_numpy(dtype=bool)[at[found]]
+    saved = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[us, UTC]")
+    saved[found] = responses["saved_at"].to_numpy()[at[found]]
+    grid["value"] = value
+    grid["declined"] = declined
+    grid["saved_at"] = saved
+    return grid
+
+
+def items_long(filters: ExportFilters) -> pd.DataFrame:
+    """One row per participant x visit x item of every completed form."""
+    grid = _item_grid(filters)
+    idx = grid.index
+    value = grid["value"]
+    reversed_ = grid["reversed"].to_numpy(dtype=bool)
+    saved_local = _local(grid["saved_at"], grid["tz"])
+    cols: dict[str, Any] = {
+        "STUDYID": grid["studyid"],
+        "SUBJID": grid["subjid"],
+        "SITEID": grid["siteid"],
+        "ARMCD": grid["armcd"],
+        "VISITNUM": grid["visitnum"].astype("int64"),
+        "VISITCD": grid["visitcd"],
+        "VISIT": grid["visit"],
+        "INSTVER": grid["instver"],
+        "LANG": grid["lang"],
+        "INSTR": grid["instr"],
+        "ITEMSEQ": grid["seq"].astype("int64"),
+        "ITEMCD": grid["item_code"],
+        "ITEMLBL": grid["label"],
+        "SUBSCALE": grid["subscale"],
+        "VALUE": value,
+        "DECLINED": grid["declined"].astype("int64"),
+        "ITEMSCR": pd.Series(np.where(reversed_, 4 - value, value), index=idx),
+        "SAVEDY": _study_day(saved_local, grid["randomized_on"]),
+        "SAVESEC": (grid["saved_at"] - grid["started_at"]).dt.total_seconds().round(3),
+    }
+    return _ordered(ITEMS_SPEC, cols, idx)
+
+
+# --------------------------------------------------------------------------- SDTM QS
+
+
+def _qs_not_done(filters: ExportFilters) -> pd.DataFrame:
+    """One QSALL record per instrument of every missed assessment."""
+    missed = fetch_frame(missed_query(filters))
+    rows: list[dict[str, Any]] = []
+    reasons = dict(Assessment.MissedReason.choices)
+    for rec in missed.itertuples(index=False):
+        # One record per instrument; a trial has a handful of them.
+        cats = dict.fromkeys(cat for _, cat in _instrument_of(rec.instver).values())
+        for order, cat in enumerate(cats):
+            rows.append(
+                {
+                    "studyid": rec.studyid,
+                    "subjid": rec.subjid,
+                    "visitnum": rec.visitnum,
+                    "visit": rec.visit,
+                    "seq": order - 100,  # before the items of the same visit (there are none)
+                    "QSTESTCD": "QSALL",
+                    "QSTEST": "Questionnaire",
+                    "QSCAT": cat,
+                    "QSREASND": reasons.get(rec.missed_reason, "NOT RECORDED").upper()
+                    if rec.missed_reason
+                    else "NOT RECORDED",
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "studyid",
+            "subjid",
+            "visitnum",
+            "visit",
+            "seq",
+            "QSTESTCD",
+            "QSTEST",
+            "QSCAT",
+            "QSREASND",
+        ],
+    )
+
+
+def sdtm_qs(filters: ExportFilters) -> pd.DataFrame:
+    """CDISC SDTM QS: item results of completed forms plus NOT DONE records."""
+    grid = _item_grid(filters)
+    value = grid["value"]
+    answered = value.notna().to_numpy()
+    blank = np.array("", dtype=object)
+    labels = {code: short(item.label_en) for code, item in ITEMS.items()}
+    is_base = grid["is_baseline"].to_numpy(dtype=bool)
+    done = pd.DataFrame(
+        {
+            "studyid": grid["studyid"],
+            "subjid": grid["subjid"],
+            "visitnum": grid["visitnum"].astype("int64"),
+            "visit": grid["visit"],
+            "seq": grid["seq"].astype("int64"),
+            "QSTESTCD": grid["item_code"],
+            "QSTEST": grid["item_code"].map(labels),
+            "QSCAT": grid["qscat"],
+            "QSSCAT": grid["subscale"].map(SUBSCALE_NAMES),
+            "QSORRES": value.map(RESPONSE_LABELS).where(answered, "").astype(object),
+            "QSSTRESC": pd.Series(
+                np.where(answered, value.fillna(0).astype("int64").astype(str), blank),
+                index=grid.index,
+                dtype=object,
+            ),
+            "QSSTRESN": value,
+            "QSSTAT": np.where(answered, blank, NOT_DONE),
+            "QSREASND": np.where(
+                answered,
+                blank,
+                np.where(grid["declined"], "PREFER NOT TO ANSWER", "NOT ANSWERED"),
+            ),
+            "QSBLFL": np.where(answered & is_base, "Y", blank),
+            "QSDTC": _iso_date(grid["completed_local"]) if filters.include_dates else blank,
+            "QSDY": _study_day(grid["completed_local"], grid["randomized_on"]),
+        }
+    )
+    missed = _qs_not_done(filters)
+    if len(missed):
+        missed = missed.assign(
+            QSSCAT="",
+            QSORRES="",
+            QSSTRESC="",
+            QSSTRESN=np.nan,
+            QSSTAT=NOT_DONE,
+            QSBLFL="",
+            QSDTC="",
+            QSDY=pd.array([pd.NA] * len(missed), dtype="Int64"),
+        )
+        done = pd.concat([done, missed[done.columns]], ignore_index=True)
+    done = done.sort_values(["subjid", "visitnum", "seq"], kind="stable").reset_index(drop=True)
+    usubjid = _usubjid(done["studyid"], done["subjid"])
+    cols: dict[str, Any] = {
+        "STUDYID": done["studyid"],
+        "DOMAIN": "QS",
+        "USUBJID": usubjid.astype(object),
+        "QSSEQ": done.groupby(usubjid, sort=False).cumcount().astype("int64") + 1,
+        **{
+            name: done[name]
+            for name in (
+                "QSTESTCD",
+                "QSTEST",
+                "QSCAT",
+                "QSSCAT",
+                "QSORRES",
+                "QSSTRESC",
+                "QSSTRESN",
+                "QSSTAT",
+                "QSREASND",
+                "QSBLFL",
+            )
+        },
+        "VISITNUM": done["visitnum"].astype("int64"),
+        "VISIT": done["visit"],
+        "QSDTC": done["QSDTC"],
+        "QSDY": done["QSDY"].astype("Int64"),
+        "QSEVLINT": "-P7D",
+    }
+    frame = _ordered(QS_SPEC, cols, done.index)
+    for name in ("QSSCAT", "QSORRES", "QSSTRESC", "QSSTAT", "QSREASND", "QSBLFL", "QSDTC"):
+        frame[name] = frame[name].fillna("").astype(object)
+    return frame
+
+
+# --------------------------------------------------------------------------- ADaM ADQS
+
+
+def adqs(filters: ExportFilters) -> pd.DataFrame:
+    """ADaM-style BDS: one record per participant x visit x parameter."""
+    scope = instruments_in_scope(filters)
+    # Baselines come from every visit, whatever the visit filter; it applies after.
+    raw = _within_cutoff(fetch_frame(scored_query(filters, visits=False)), filters)
+    wide = _scored_columns(raw, scope, include_dates=False)
+    params = [c for c in SCORE_CODES if c in wide]
+    if LR_INSTRUMENT in scope:
+        params += list(LR_ITEM_CODES)
+    arm_codes = sorted(
+        Arm.objects.filter(trial__in=_trials(filters)).values_list("code", flat=True)
+    )
+    arm_number = {code: i for i, code in enumerate(dict.fromkeys(arm_codes), start=1)}
+    n_rows, n_params = len(raw), len(params)
+    rep = np.repeat(np.arange(n_rows), n_params)
+
+    def each(values: Any) -> np.ndarray:
+        return np.asarray(values)[rep]
+
+    def by_param(column: Callable[[str], Any]) -> np.ndarray:
+        """participant-visit x parameter values, flattened row by row (rows repeat per param)."""
+        return np.column_stack([np.asarray(column(p), dtype=float) for p in params]).ravel()
+
+    aval = by_param(lambda p: wide[p])
+    items_n = by_param(
+        lambda p: wide[f"{p}_N"] if f"{p}_N" in wide else pd.notna(np.asarray(wide[p]))
+    )
+    defs = [get_score(p) for p in params]
+    labels = []
+    for d in defs:
+        lo, hi = d.range
+        labels.append(
+            f"{d.label_en} ({lo}-{hi})" if d.kind != "item" else f"{d.code}: {d.label_en}"
+        )
+    frame = pd.DataFrame(
+        {
+            "STUDYID": each(raw["studyid"].to_numpy(dtype=object)),
+            "SUBJID": each(raw["subjid"].to_numpy(dtype=object)),
+            "SITEID": each(raw["siteid"].to_numpy(dtype=object)),
+            "TRTP": each(raw["armlbl"].to_numpy(dtype=object)),
+            "TRTPN": each(raw["armcd"].map(arm_number).fillna(0).to_numpy(dtype=np.int64)),
+            "PARAMCD": np.tile(np.array(params, dtype=object), n_rows),
+            "PARAM": np.tile(np.array(labels, dtype=object), n_rows),
+            "PARAMN": np.tile(np.arange(1, n_params + 1), n_rows),
+            "AVAL": aval,
+            "AVISIT": each(raw["visit"].to_numpy(dtype=object)),
+            "AVISITN": each(raw["visitnum"].to_numpy(dtype=np.int64)),
+            "visitcd": each(raw["visitcd"].to_numpy(dtype=object)),
+            "is_base": each(raw["is_baseline"].to_numpy(dtype=bool)),
+            "ADY": each(np.asarray(wide["COMPDY"].astype("float64"))),
+            "ITEMSN": items_n,
+            "ITEMSTOT": np.tile(np.array([d.n_items for d in defs]), n_rows),
+            "SCORVER": each(raw["scorver"].to_numpy(dtype=object)),
+        }
+    )
+    frame["USUBJID"] = _usubjid(frame["STUDYID"], frame["SUBJID"])
+    base_rows = frame.loc[frame["is_base"], ["USUBJID", "PARAMCD", "AVAL"]]
+    base = base_rows.drop_duplicates(["USUBJID", "PARAMCD"]).set_index(["USUBJID", "PARAMCD"])
+    frame["BASE"] = (
+        base["AVAL"].reindex(pd.MultiIndex.from_frame(frame[["USUBJID", "PARAMCD"]])).to_numpy()
+    )
+    frame["CHG"] = np.where(frame["is_base"], np.nan, frame["AVAL"] - frame["BASE"])
+    frame["ABLFL"] = np.where(frame["is_base"] & frame["AVAL"].notna(), "Y", "").astype(object)
+    frame["ADY"] = frame["ADY"].astype("Int64")
+    for name in ("PARAMN", "AVISITN", "ITEMSN", "ITEMSTOT"):
+        frame[name] = frame[name].astype("int64")
+    if filters.visits:
+        frame = frame.loc[frame["visitcd"].isin(filters.visits).to_numpy()]
+    frame = frame.sort_values(["USUBJID", "PARAMN", "AVISITN"], kind="stable")
+    return _ordered(ADQS_SPEC, dict(frame.items()), frame.index)
+
+
+# --------------------------------------------------------------------------- dispatch
+
+BUILDERS: Mapping[str, Callable[[ExportFilters], pd.DataFrame]] = {
+    "items": items_long,
+    "scored": scored_wide,
+    "sdtm_qs": sdtm_qs,
+    "adqs": adqs,
+}
+
+
+def build_dataset(
+    kind: str, filters: ExportFilters | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """The dataset *kind* (``items``, ``scored``, ``sdtm_qs``, ``adqs``) for *filters*."""
+    if kind not in BUILDERS:
+        raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(BUILDERS)}")
+    if not isinstance(filters, ExportFilters):
+        filters = ExportFilters.from_dict(filters)
+    return BUILDERS[kind](filters)

@@ -1,0 +1,115 @@
+"""What an export (or an analysis run) covers: visits, sites, arms, a data cut-off.
+
+Stored as JSON on ``ExportJob.filters`` and ``AnalysisRun.parameters``; empty
+lists mean "all". The cut-off date is inclusive and site-local: a form
+completed on the cut-off day (in its site's time zone) is in the data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+
+def _codes(value: Any, name: str) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple):
+        raise ValidationError({name: "give a list of codes"})
+    codes = []
+    for item in value:
+        if not isinstance(item, str | int) or isinstance(item, bool):
+            raise ValidationError({name: f"{item!r} is not a code"})
+        text = str(item).strip()
+        if text:
+            codes.append(text)
+    return tuple(dict.fromkeys(codes))
+
+
+def _date(value: Any, name: str) -> dt.date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ValidationError({name: f"{value!r} is not a date (YYYY-MM-DD)"}) from None
+
+
+FILTER_KEYS = ("trial", "visits", "sites", "arms", "cutoff", "include_dates")
+
+
+@dataclass(frozen=True)
+class ExportFilters:
+    """Rows to include. ``include_dates`` adds calendar dates (off by default:
+    exports carry study ids and study days relative to randomization only)."""
+
+    trial: str = ""
+    visits: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    arms: tuple[str, ...] = ()
+    cutoff: dt.date | None = None
+    include_dates: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ExportFilters:
+        """Parse and validate; raises ``ValidationError`` naming the bad key."""
+        data = dict(data or {})
+        unknown = sorted(set(data) - set(FILTER_KEYS))
+        if unknown:
+            raise ValidationError(f"unknown filter(s): {', '.join(unknown)}")
+        trial = data.get("trial") or ""
+        if not isinstance(trial, str):
+            raise ValidationError({"trial": "give a protocol id"})
+        include_dates = data.get("include_dates", False)
+        if not isinstance(include_dates, bool):
+            raise ValidationError({"include_dates": "true or false"})
+        return cls(
+            trial=trial.strip(),
+            visits=_codes(data.get("visits"), "visits"),
+            sites=_codes(data.get("sites"), "sites"),
+            arms=_codes(data.get("arms"), "arms"),
+            cutoff=_date(data.get("cutoff"), "cutoff"),
+            include_dates=include_dates,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, with only the keys that restrict something."""
+        out: dict[str, Any] = {}
+        if self.trial:
+            out["trial"] = self.trial
+        for key in ("visits", "sites", "arms"):
+            if getattr(self, key):
+                out[key] = list(getattr(self, key))
+        if self.cutoff:
+            out["cutoff"] = self.cutoff.isoformat()
+        if self.include_dates:
+            out["include_dates"] = True
+        return out
+
+    def describe(self) -> str:
+        parts = [
+            f"{label}: {', '.join(values)}"
+            for label, values in (
+                ("visits", self.visits),
+                ("sites", self.sites),
+                ("arms", self.arms),
+            )
+            if values
+        ]
+        if self.trial:
+            parts.insert(0, f"trial {self.trial}")
+        if self.cutoff:
+            parts.append(f"data cut-off {self.cutoff.isoformat()}")
+        if self.include_dates:
+            parts.append("with calendar dates")
+        return "; ".join(parts) or "everything"

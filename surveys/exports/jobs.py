@@ -1,0 +1,180 @@
+"""Export jobs: create one, run it exactly once (in a worker or in the request), find its files.
+
+``run_export_job`` is safe to call any number of times, from any number of
+workers: the first call claims the row (queued → running), builds the
+dataset, writes the file and its codebook under ``MEDIA_ROOT/exports/<id>/``,
+and stores them with a compare-and-set on its claim; every other call
+returns without doing anything, unless the claimer died (see
+:mod:`surveys.services.job_claims`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from surveys.exports.datasets import build_dataset, codebook_context
+from surveys.exports.filters import ExportFilters
+from surveys.exports.spec import SPECS
+from surveys.exports.writers import EXTENSIONS, FORMATS, codebook, write_codebook, write_dataset
+from surveys.models import Assessment, AuditEvent, ExportJob, JobStatus
+from surveys.services.job_claims import (
+    EXPORT_LOCKS,
+    Outcome,
+    lease,
+    may_take_over,
+)
+
+log = logging.getLogger(__name__)
+
+#: Exports up to this many output rows are built in the request; larger ones by a worker.
+SYNC_ROW_LIMIT = 60_000
+#: Output rows per completed assessment, by kind (items: every item of the E2108 form).
+ROWS_PER_FORM = {"items": 46, "sdtm_qs": 46, "adqs": 17, "scored": 1}
+
+
+def export_create(
+    *, user: Any, kind: str, fmt: str, filters: Mapping[str, Any] | None = None
+) -> ExportJob:
+    """Validate and record an export request (queued). Raises ``ValidationError``."""
+    if kind not in SPECS:
+        raise ValidationError({"kind": f"unknown export kind {kind!r}"})
+    if fmt not in FORMATS:
+        raise ValidationError({"format": f"unknown format {fmt!r}"})
+    parsed = ExportFilters.from_dict(filters)
+    return ExportJob.objects.create(
+        kind=kind, format=fmt, filters=parsed.as_dict(), created_by=user
+    )
+
+
+def export_enqueue(job: ExportJob) -> None:
+    """Send the job to a worker once the surrounding transaction commits."""
+    from surveys.tasks import run_export_task
+
+    transaction.on_commit(lambda: run_export_task.delay(job.pk), robust=True)
+
+
+def estimated_rows(job: ExportJob) -> int:
+    """A quick upper bound of the output rows (one COUNT query)."""
+    filters = ExportFilters.from_dict(job.filters)
+    qs = Assessment.objects.filter(status=Assessment.Status.COMPLETED)
+    if filters.trial:
+        qs = qs.filter(participant__trial__protocol_id=filters.trial)
+    if filters.visits:
+        qs = qs.filter(visit__code__in=filters.visits)
+    if filters.sites:
+        qs = qs.filter(participant__site__code__in=filters.sites)
+    if filters.arms:
+        qs = qs.filter(participant__arm__code__in=filters.arms)
+    if filters.cutoff:
+        qs = qs.filter(participant__randomized_on__lte=filters.cutoff)
+    forms = qs.count()
+    if job.kind == "sdtm_qs":
+        forms += Assessment.objects.filter(status=Assessment.Status.MISSED).count()
+    return forms * ROWS_PER_FORM.get(job.kind, 46)
+
+
+def export_start(job: ExportJob) -> bool:
+    """Run a small export now, enqueue a large one. True when it ran in this call."""
+    if estimated_rows(job) <= SYNC_ROW_LIMIT:
+        run_export_job(job.pk)
+        return True
+    export_enqueue(job)
+    return False
+
+
+def file_name(job: ExportJob, *, codebook_file: bool = False) -> str:
+    """What a download of the job's file (or codebook) is called."""
+    stem = f"{SPECS[job.kind].name.lower()}_{job.pk}"
+    if codebook_file:
+        return f"{stem}_codebook.csv"
+    return f"{stem}.{EXTENSIONS[job.format]}"
+
+
+def _claim(job_id: int, now: dt.datetime) -> tuple[Outcome | None, ExportJob | None]:
+    with transaction.atomic():
+        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return Outcome.MISSING, None
+        if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+            return Outcome.ALREADY_DONE, job
+        if job.status == JobStatus.RUNNING and not may_take_over(job.started_at, now):
+            return Outcome.BUSY, job
+        job.status = JobStatus.RUNNING
+        job.started_at = now
+        job.error = ""
+        job.save(update_fields=["status", "started_at", "error"])
+        return None, job
+
+
+def _write_files(job: ExportJob, stamp: str) -> tuple[str, str, int]:
+    filters = ExportFilters.from_dict(job.filters)
+    frame = build_dataset(job.kind, filters)
+    book = codebook(job.kind, frame, codebook_context(filters))
+    folder = f"exports/{job.pk}/{stamp}"
+    data_name = f"{folder}/{file_name(job)}"
+    book_name = f"{folder}/{file_name(job, codebook_file=True)}"
+    data_path = Path(default_storage.path(data_name))
+    data_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = data_path.with_name(data_path.name + ".partial")
+    write_dataset(frame, job.format, partial, kind=job.kind)
+    os.replace(partial, data_path)
+    write_codebook(book, default_storage.path(book_name))
+    return data_name, book_name, len(frame)
+
+
+def run_export_job(job_id: int, *, now: dt.datetime | None = None) -> Outcome:
+    """Build and store the export, once. Returns what this call did."""
+    with lease(EXPORT_LOCKS, job_id) as held:
+        if not held:
+            return Outcome.BUSY
+        claimed_at = now or timezone.now()
+        outcome, job = _claim(job_id, claimed_at)
+        if outcome is not None or job is None:
+            return outcome or Outcome.MISSING
+        mine = Q(pk=job.pk, status=JobStatus.RUNNING, started_at=claimed_at)
+        try:
+            data_name, book_name, rows = _write_files(job, claimed_at.strftime("%Y%m%dT%H%M%S%f"))
+        except Exception as exc:
+            log.exception("export %s failed", job.pk)
+            ExportJob.objects.filter(mine).update(
+                status=JobStatus.FAILED,
+                finished_at=timezone.now(),
+                error=f"{type(exc).__name__}: {exc}"[:5000],
+            )
+            return Outcome.DONE
+        finished = timezone.now()
+        stored = ExportJob.objects.filter(mine).update(
+            status=JobStatus.SUCCEEDED,
+            finished_at=finished,
+            file=data_name,
+            codebook=book_name,
+            row_count=rows,
+            error="",
+        )
+        if not stored:  # another executor took the job over meanwhile: its files win
+            return Outcome.ALREADY_DONE
+        AuditEvent.objects.create(
+            at=finished,
+            actor=job.created_by,
+            actor_label=job.created_by.get_username(),
+            action=AuditEvent.Action.EXPORT,
+            details={
+                "export": job.pk,
+                "kind": job.kind,
+                "format": job.format,
+                "filters": job.filters,
+                "rows": rows,
+            },
+        )
+        return Outcome.DONE

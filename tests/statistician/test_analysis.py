@@ -1,0 +1,221 @@
+"""Analysis runs executed in-process: results, snapshot, re-runs, and the run-once rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import xml.etree.ElementTree as ET
+
+import pandas as pd
+import psycopg
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from scoring.compare import compare
+from scoring.extras import mid_responders, mixed_model, summary_by_visit
+from surveys.analysis import runs
+from surveys.analysis.compute import records
+from surveys.analysis.snapshot import digest, from_bytes
+from surveys.models import AnalysisRun, AuditEvent, JobStatus
+from surveys.services.job_claims import ANALYSIS_LOCKS, Outcome
+
+pytestmark = pytest.mark.django_db
+
+PAPER = ["TOI", "FACTB", "FACTG", "BCS", *(f"LR{i}" for i in range(1, 10))]
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+def run_now(user, **parameters) -> AnalysisRun:
+    run = runs.run_start(user=user, parameters=parameters)
+    assert runs.execute_run(run.pk) is Outcome.DONE
+    run.refresh_from_db()
+    return run
+
+
+def snapshot_of(run: AnalysisRun) -> pd.DataFrame:
+    with run.snapshot.open("rb") as fh:
+        data = fh.read()
+    assert digest(data) == run.snapshot_hash
+    return from_bytes(data)
+
+
+def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_user):
+    run = run_now(stat_user)
+    assert run.status == JobStatus.SUCCEEDED, run.error
+    assert run.attempts == 1 and run.started_at and run.finished_at
+    frame = snapshot_of(run)
+    assert list(frame.columns[:5]) == ["participant_id", "arm", "visit", "visit_number", "site"]
+    assert len(frame) == 30 and frame["participant_id"].nunique() == 16
+    expected = compare(frame, measures=PAPER)
+    assert run.results["compare"] == records(expected)
+    assert run.results["summary"] == records(summary_by_visit(frame, measures=PAPER))
+    mids = {"TOI": 5, "FACTB": 7, "FACTG": 5, "BCS": 2}
+    assert run.results["mid"] == records(mid_responders(frame, thresholds=mids))
+    toi = records(mixed_model(frame, measure="TOI"))
+    assert [r for r in run.results["mixed"] if r["measure"] == "TOI"] == toi
+    assert run.results["snapshot"] == {
+        "rows": 30,
+        "participants": 16,
+        "sha256": run.snapshot_hash,
+        "source_run": None,
+    }
+    # TOI at 6 months: the row the page headlines.
+    m6 = next(
+        r
+        for r in run.results["compare"]
+        if (r["measure"], r["visit"], r["analysis"]) == ("TOI", "m6", "score")
+    )
+    assert (m6["n_a"], m6["n_b"]) == (7, 7) and m6["p_value"] is not None
+    assert {r["group"] for r in run.results["compliance"]["by_arm"]} == {"A", "B"}
+    assert AuditEvent.objects.filter(action="analysis", details__analysis_run=run.pk).count() == 1
+
+
+def test_the_plot_is_a_png_and_an_svg(study, stat_user):
+    run = run_now(stat_user, measures=["TOI"], mixed_model=False, mid_responders=False)
+    with run.plot_png.open("rb") as fh:
+        assert fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    with run.plot_svg.open("rb") as fh:
+        root = ET.fromstring(fh.read())
+    assert root.tag.endswith("svg")
+    text = ET.tostring(root, encoding="unicode")
+    assert "Baseline" in text and "6 months" in text and "Trial Outcome Index" in text
+
+
+def test_rerunning_on_the_same_snapshot_gives_identical_numbers(study, stat_user):
+    first = run_now(stat_user, cutoff="2026-12-31")
+    # Data change after the first run: a re-run on its snapshot must not see it.
+    from surveys.models import Score
+
+    Score.objects.filter(assessment__visit__code="m6").update(toi=0.0)
+    again = runs.run_again(source=first, user=stat_user)
+    assert runs.execute_run(again.pk) is Outcome.DONE
+    again.refresh_from_db()
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    assert again.parameters["snapshot_of"] == first.pk
+    assert again.snapshot_hash == first.snapshot_hash and again.snapshot.name == first.snapshot.name
+    for table in ("compare", "summary", "mid", "mixed"):
+        assert again.results[table] == first.results[table], table
+    assert again.results["compliance"] == first.results["compliance"]
+    with first.plot_svg.open("rb") as a, again.plot_svg.open("rb") as b:
+        assert a.read() == b.read()
+    # A fresh run sees the changed data: a different snapshot.
+    fresh = run_now(stat_user, cutoff="2026-12-31")
+    assert fresh.snapshot_hash != first.snapshot_hash
+
+
+def test_freezing_unchanged_data_twice_gives_the_same_snapshot_hash(study, stat_user):
+    assert run_now(stat_user).snapshot_hash == run_now(stat_user).snapshot_hash
+
+
+def test_a_finished_run_is_never_recomputed(study, stat_user):
+    run = run_now(stat_user, measures=["TOI"], mixed_model=False)
+    assert runs.execute_run(run.pk) is Outcome.ALREADY_DONE
+    run.refresh_from_db()
+    assert run.attempts == 1
+    assert AuditEvent.objects.filter(action="analysis").count() == 1
+
+
+def test_a_run_held_by_a_live_executor_is_left_alone(study, stat_user, monkeypatch):
+    monkeypatch.setattr("surveys.services.job_claims.LEASE_WAIT_SECONDS", 0.3)
+    run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"]})
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=connection.settings_dict["NAME"]
+    )
+    try:
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (ANALYSIS_LOCKS, run.pk))
+        assert runs.execute_run(run.pk) is Outcome.BUSY
+        run.refresh_from_db()
+        assert run.status == JobStatus.QUEUED and run.attempts == 0
+    finally:
+        other.close()  # the "executor" dies: its lock goes with its connection
+    assert runs.execute_run(run.pk) is Outcome.DONE
+
+
+def test_a_running_run_whose_executor_died_is_taken_over(study, stat_user):
+    run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"], "mixed_model": False})
+    AnalysisRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.RUNNING, attempts=1, worker="dead-host:1#gone", started_at=run.created_at
+    )
+    assert runs.execute_run(run.pk) is Outcome.DONE
+    run.refresh_from_db()
+    assert run.status == JobStatus.SUCCEEDED and run.attempts == 2
+    assert run.worker != "dead-host:1#gone" and run.results["attempt"] == 2
+
+
+def test_a_run_whose_workers_keep_dying_is_failed_after_three_attempts(study, stat_user):
+    run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"]})
+    AnalysisRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.RUNNING, attempts=runs.MAX_ATTEMPTS, started_at=run.created_at
+    )
+    assert runs.execute_run(run.pk) is Outcome.DONE
+    run.refresh_from_db()
+    assert run.status == JobStatus.FAILED and "gave up after 3 attempts" in run.error
+    assert runs.execute_run(run.pk) is Outcome.ALREADY_DONE
+
+
+def test_an_executor_that_lost_its_claim_cannot_store_results(study, stat_user, monkeypatch):
+    run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"], "mixed_model": False})
+    real = runs._compute
+
+    def compute_then_lose_the_claim(run_obj, now):
+        stored = real(run_obj, now)
+        # Meanwhile another executor took the run over (new token) and finished it.
+        AnalysisRun.objects.filter(pk=run_obj.pk).update(
+            worker="other:2#winner", status=JobStatus.SUCCEEDED, results={"winner": True}
+        )
+        return stored
+
+    monkeypatch.setattr(runs, "_compute", compute_then_lose_the_claim)
+    assert runs.execute_run(run.pk) is Outcome.ALREADY_DONE
+    run.refresh_from_db()
+    assert run.results == {"winner": True}
+    assert not AuditEvent.objects.filter(action="analysis").exists()
+
+
+def test_a_failed_run_records_the_error(study, stat_user):
+    run = run_now(stat_user, sites=["A01"], measures=["TOI"], baseline="no-such-visit")
+    assert run.status == JobStatus.FAILED
+    assert "no baseline rows" in run.error
+    assert run.finished_at is not None and not run.results
+
+
+def test_a_tampered_snapshot_fails_the_rerun(study, stat_user):
+    first = run_now(stat_user, measures=["TOI"], mixed_model=False)
+    with open(first.snapshot.path, "ab") as fh:
+        fh.write(b"tampered")
+    again = runs.run_again(source=first, user=stat_user)
+    runs.execute_run(again.pk)
+    again.refresh_from_db()
+    assert again.status == JobStatus.FAILED and "hash" in again.error
+
+
+def test_parameters_are_validated_before_a_run_is_queued(stat_user, db):
+    from django.core.exceptions import ValidationError
+
+    for bad in ({"measures": ["TOI", "NOPE"]}, {"cutoff": "soon"}, {"colour": "red"}):
+        with pytest.raises(ValidationError):
+            runs.run_start(user=stat_user, parameters=bad)
+    with pytest.raises(ValidationError):
+        runs.run_start(user=stat_user, parameters={"snapshot_of": 999_999})
+    assert not AnalysisRun.objects.exists()
+
+
+def test_recovery_resends_orphaned_and_lost_jobs_only(study, stat_user, monkeypatch):
+    sent: list[int] = []
+    monkeypatch.setattr("surveys.tasks.run_analysis_task.delay", sent.append)
+    monkeypatch.setattr("surveys.tasks.run_export_task.delay", lambda pk: None)
+    now = dt.datetime.now(dt.UTC)
+    orphan = runs.run_start(user=stat_user, parameters={})
+    AnalysisRun.objects.filter(pk=orphan.pk).update(status=JobStatus.RUNNING, started_at=now)
+    lost = runs.run_start(user=stat_user, parameters={})
+    AnalysisRun.objects.filter(pk=lost.pk).update(created_at=now - dt.timedelta(hours=1))
+    fresh = runs.run_start(user=stat_user, parameters={})
+    done = run_now(stat_user, measures=["TOI"], mixed_model=False)
+    result = runs.recover_stale_jobs(now=now)
+    assert sorted(sent) == sorted([orphan.pk, lost.pk]) == sorted(result["analysis_runs"])
+    assert fresh.pk not in sent and done.pk not in sent
