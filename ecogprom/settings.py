@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "surveys",
 ]
 
@@ -56,10 +58,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "surveys.kiosk.KioskConfinementMiddleware",
+    "surveys.otp.StaffOTPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -118,6 +122,17 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
+
+# Optional TOTP second factor for staff (django-otp): once a user has a confirmed
+# device, every staff page needs a code after the password (surveys.otp).
+OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", False)
+OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "ecogprom")
+# Wrong codes back off exponentially (factor × 1, 2, 4 ... seconds); 0 would turn it off.
+OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1)
+if OTP_TOTP_THROTTLE_FACTOR < 1:
+    raise ImproperlyConfigured("OTP_TOTP_THROTTLE_FACTOR must be at least 1 (TOTP throttling)")
+OTP_LOGIN_URL = "account:two_factor_verify"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]

@@ -75,6 +75,8 @@ MAX_LISTED: Final = 20
 _ITEM_SET: Final = frozenset(ALL_ITEM_CODES)
 _BLOCK: Final = 4096  # rows per kernel block: m×4096 doubles stay in L2
 _BAD: Final = -1.0  # stands for a cell that is not a number at all
+_ASCII_SPACE: Final = " \t\r\n\v\f"
+_NOT_WHOLE: Final = 0.5  # stands for a written number with a fractional part
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 _MISSING_TEXT: Final = frozenset({"", "NA"})
 
@@ -212,11 +214,16 @@ def _parse_value(value: object) -> float:
         except (OverflowError, ValueError):
             return _BAD
     if isinstance(value, str):
-        text = value.strip()
+        # ASCII whitespace only, exactly as the one-character fast path treats it.
+        text = value.strip(_ASCII_SPACE)
         if text in _MISSING_TEXT:
             return np.nan
         if _NUMBER.fullmatch(text):
-            return float(text)
+            whole, _, fraction = text.partition(".")
+            if fraction.strip("0"):
+                # Judge the text, not its float: "2.9999999999999999" is not whole.
+                return _NOT_WHOLE
+            return float(whole) if whole not in ("", "+", "-") else 0.0
         return _BAD
     return _BAD
 

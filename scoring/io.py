@@ -133,7 +133,8 @@ def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
                 parts = list(pool.map(_csv_bytes, slices, [i == 0 for i in range(workers)]))
     except (ValueError, TypeError, NotImplementedError):  # incl. the Arrow errors
         # Columns Arrow cannot convert or write (mixed-type objects, duplicate names...).
-        df.to_csv(path, index=False)
+        # CRLF so that a lone CR inside a value is quoted, not read as a row break.
+        df.to_csv(path, index=False, lineterminator="\r\n")
         return
     with open(path, "wb") as fh:
         for part in parts:

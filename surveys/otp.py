@@ -1,0 +1,108 @@
+"""The optional TOTP second factor for staff (django-otp) and the middleware that enforces it.
+
+* Staff (coordinators, statisticians, Django staff and superusers) may enrol an
+  authenticator app on ``/accounts/two-factor/``.
+* Once a user has a confirmed device, a password login is not enough: every
+  page (the Django admin and the API's session logins included) sends her to
+  ``/accounts/two-factor/verify/`` until this session has been verified with a
+  code. API requests get a JSON 403 instead of a redirect.
+* With ``OTP_REQUIRED_FOR_STAFF`` on, staff without a device are sent to the
+  enrolment page instead.
+* Never in the way: the patient's kiosk pages under ``/tablet/`` (but the
+  coordinator's hand-off page ``/tablet/start/…`` is a staff page),
+  ``/healthz``, ``/static/``, ``/i18n/``, log in and log out.
+
+Must come after ``AuthenticationMiddleware`` and django-otp's ``OTPMiddleware``.
+API token logins (DRF ``TokenAuthentication``) are not session logins and are
+not covered: a token is a separate, admin-issued credential.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect
+from django.urls import Resolver404, resolve, reverse
+from django_otp import user_has_device
+
+from surveys.roles import is_coordinator, is_statistician
+
+VERIFY_VIEW = "account:two_factor_verify"
+ENROL_VIEW = "account:two_factor"
+
+EXEMPT_PREFIXES = ("/static/", "/healthz", "/i18n/", "/favicon.ico")
+TABLET_PREFIX = "/tablet/"
+STAFF_TABLET_PREFIX = "/tablet/start/"
+API_PREFIX = "/api/"
+#: Views an authenticated but not yet verified user may always reach.
+ALWAYS_ALLOWED_VIEWS = frozenset({"login", "logout", VERIFY_VIEW})
+
+VERIFY = "verify"
+ENROL = "enrol"
+
+
+def is_staff_user(user: Any) -> bool:
+    """Users who may (or, with OTP_REQUIRED_FOR_STAFF, must) use a second factor."""
+    if not user.is_authenticated:
+        return False
+    return bool(user.is_superuser or user.is_staff or is_coordinator(user) or is_statistician(user))
+
+
+def is_verified(user: Any) -> bool:
+    """Has this session been verified by one of the user's confirmed devices?"""
+    return getattr(user, "otp_device", None) is not None
+
+
+def second_factor_needed(user: Any) -> str | None:
+    """What *user* still owes before a staff page: ``"verify"``, ``"enrol"`` or None."""
+    if not user.is_authenticated or is_verified(user):
+        return None
+    if user_has_device(user, confirmed=True):
+        return VERIFY
+    if getattr(settings, "OTP_REQUIRED_FOR_STAFF", False) and is_staff_user(user):
+        return ENROL
+    return None
+
+
+def _exempt_path(path: str) -> bool:
+    if path.startswith(EXEMPT_PREFIXES):
+        return True
+    return path.startswith(TABLET_PREFIX) and not path.startswith(STAFF_TABLET_PREFIX)
+
+
+def _view_name(path: str) -> str | None:
+    try:
+        return resolve(path).view_name
+    except Resolver404:
+        return None
+
+
+class StaffOTPMiddleware:
+    """Send users who owe a second factor to the verify (or enrolment) page."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if _exempt_path(path):
+            return self.get_response(request)
+        need = second_factor_needed(request.user)
+        if need is None:
+            return self.get_response(request)
+        view = _view_name(path)
+        if view in ALWAYS_ALLOWED_VIEWS or (need == ENROL and view == ENROL_VIEW):
+            return self.get_response(request)
+        if path.startswith(API_PREFIX):
+            detail = (
+                "Two-factor verification required: enter your authentication code first."
+                if need == VERIFY
+                else "Two-factor authentication is required: enrol an authenticator app first."
+            )
+            return JsonResponse({"detail": detail, "code": f"otp_{need}_required"}, status=403)
+        target = reverse(VERIFY_VIEW if need == VERIFY else ENROL_VIEW)
+        return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
