@@ -35,10 +35,15 @@ def build(now: dt.datetime) -> None:
     participants = []
     for n in range(N_PARTICIPANTS):
         site = big if n < BIG_SITE else others[n % len(others)]
-        participants.append(Participant(
-            trial=trial, study_id=f"P{n:06d}", site=site, arm=arms[n % 2],
-            randomized_on=now.date() - dt.timedelta(days=rng.randint(0, 40 * 30)),
-        ))
+        participants.append(
+            Participant(
+                trial=trial,
+                study_id=f"P{n:06d}",
+                site=site,
+                arm=arms[n % 2],
+                randomized_on=now.date() - dt.timedelta(days=rng.randint(0, 40 * 30)),
+            )
+        )
     Participant.objects.bulk_create(participants, batch_size=5000)
     by_site = {s.pk: s for s in [big, *others]}
     assessments = []
@@ -72,7 +77,9 @@ def main() -> None:
     now = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
     start = time.perf_counter()
     build(now)
-    print(f"built {Assessment.objects.count():,} assessments in {time.perf_counter() - start:.1f} s")
+    print(
+        f"built {Assessment.objects.count():,} assessments in {time.perf_counter() - start:.1f} s"
+    )
 
     settings.DEBUG = True  # record queries
     connection.force_debug_cursor = True

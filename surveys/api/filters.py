@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
 import django_filters as filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from surveys.models import AnalysisRun, Assessment, ExportJob, Participant, Response, Score
+
+MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the widest real time zone; PostgreSQL allows < 16 h
+
+
+class RealDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time that a real clock could show: the offset is at most ±14:00."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        parsed = super().to_python(value)
+        offset = parsed.utcoffset() if parsed is not None else None
+        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
+            raise forms.ValidationError("the UTC offset must be between -14:00 and +14:00")
+        return parsed
+
+
+class RealDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = RealDateTimeField
 
 
 class ParticipantFilter(filters.FilterSet):
@@ -27,8 +49,8 @@ class AssessmentFilter(filters.FilterSet):
     site = filters.CharFilter(field_name="participant__site__code", help_text="Site code.")
     arm = filters.CharFilter(field_name="participant__arm__code", help_text="Arm code.")
     visit = filters.CharFilter(field_name="visit__code", help_text="Visit code.")
-    completed_after = filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="gte")
-    completed_before = filters.IsoDateTimeFilter(field_name="completed_at", lookup_expr="lte")
+    completed_after = RealDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = RealDateTimeFilter(field_name="completed_at", lookup_expr="lte")
 
     class Meta:
         model = Assessment
