@@ -2,7 +2,10 @@
 
 When a coordinator starts a hand-off, the browser session carries the kiosk
 token and the staff login is dropped from that session; every request outside
-the tablet's own URLs (and static files) is sent back to the form.
+the tablet's own URLs (and static files) is sent back to the form. Tablet
+pages are never stored by the browser (``Cache-Control: no-store``), so the
+back button after the tablet was taken back shows no one's answers, and a
+page reached with the back button is fetched again with the saved answers.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.cache import patch_cache_control
 
 SESSION_KEY = "kiosk_token"
-ALLOWED_PREFIXES = ("/tablet/", "/static/", "/healthz", "/i18n/", "/favicon.ico")
+TABLET_PREFIX = "/tablet/"
+ALLOWED_PREFIXES = (TABLET_PREFIX, "/static/", "/healthz", "/i18n/", "/favicon.ico")
+UNCACHED_EXEMPT = ("/static/", "/healthz", "/favicon.ico")
 
 
 class KioskConfinementMiddleware:
@@ -21,6 +27,14 @@ class KioskConfinementMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.session.get(SESSION_KEY) and not request.path.startswith(ALLOWED_PREFIXES):
-            return redirect("tablet:form")
-        return self.get_response(request)
+        in_kiosk = bool(request.session.get(SESSION_KEY))
+        if in_kiosk and not request.path.startswith(ALLOWED_PREFIXES):
+            response: HttpResponse = redirect("tablet:form")
+        else:
+            response = self.get_response(request)
+        if (in_kiosk or request.path.startswith(TABLET_PREFIX)) and not request.path.startswith(
+            UNCACHED_EXEMPT
+        ):
+            patch_cache_control(response, no_store=True, no_cache=True, must_revalidate=True)
+            response.headers.setdefault("X-Robots-Tag", "noindex")
+        return response

@@ -10,6 +10,7 @@ assessment exactly once, however many times it is posted.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,8 +62,12 @@ def _check_answer(assessment: Assessment, item_code: str, value: Any, declined: 
         )
 
 
-def _lock_answerable(assessment_id: int, now: dt.datetime) -> Assessment:
+def _lock_answerable(
+    assessment_id: int, now: dt.datetime, guard: Callable[[Assessment], None] | None = None
+) -> Assessment:
     assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+    if guard is not None:
+        guard(assessment)
     if not assessment.is_answerable(now):
         raise AnswerRejected(
             f"this assessment is {assessment.get_status_display().lower()} and takes no answers",
@@ -81,11 +86,17 @@ def response_save(
     idempotency_key: str = "",
     now: dt.datetime,
     actor: str = "kiosk",
+    guard: Callable[[Assessment], None] | None = None,
 ) -> SaveResult:
-    """Store one answer (insert or change), once. Raises AnswerRejected."""
+    """Store one answer (insert or change), once. Raises AnswerRejected.
+
+    *guard*, if given, is called with the assessment row locked, before any
+    other check or write; it raises to refuse the save (the tablet's kiosk
+    session check, see ``surveys.services.kiosk.kiosk_answer``).
+    """
     if len(idempotency_key) > MAX_KEY_LENGTH:
         raise AnswerRejected("idempotency key too long", code="key")
-    assessment = _lock_answerable(assessment_id, now)
+    assessment = _lock_answerable(assessment_id, now, guard)
     _check_answer(assessment, item_code, value, declined)
     existing = Response.objects.filter(assessment=assessment, item_code=item_code).first()
     if existing is not None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 
 from surveys.models import Assessment, AuditEvent, KioskSession
@@ -79,7 +79,7 @@ def _audit_end(session: KioskSession, *, now: dt.datetime, actor: Any, reason: s
 def kiosk_start(
     *,
     assessment_id: int,
-    started_by: AbstractBaseUser,
+    started_by: User,
     pin: str,
     assistance: str,
     language: str | None = None,
@@ -162,7 +162,6 @@ def kiosk_touch(session: KioskSession, *, now: dt.datetime) -> None:
         session.last_activity_at = now
 
 
-@transaction.atomic
 def kiosk_answer(
     *,
     token: str,
@@ -180,19 +179,30 @@ def kiosk_answer(
     unknown item, or an assessment that is not open or in progress. A locked
     session still takes answers: they were tapped before the screen locked
     and wait in the tablet's queue.
+
+    The session is checked inside ``response_save``'s transaction, with the
+    assessment row locked (the lock ``kiosk_start`` takes to end sessions),
+    so a tablet whose session was just replaced cannot slip an answer in.
     """
-    Assessment.objects.select_for_update().filter(pk=assessment_id).exists()
-    session = _live_session_for(token, assessment_id)
-    result = response_save(
-        assessment_id=assessment_id,
-        item_code=item_code,
-        value=value,
-        declined=declined,
-        idempotency_key=idempotency_key,
-        now=now,
-    )
-    kiosk_touch(session, now=now)
-    return result
+
+    def guard(assessment: Assessment) -> None:
+        session = _live_session_for(token, assessment.pk)
+        kiosk_touch(session, now=now)
+
+    try:
+        return response_save(
+            assessment_id=assessment_id,
+            item_code=item_code,
+            value=value,
+            declined=declined,
+            idempotency_key=idempotency_key,
+            now=now,
+            guard=guard,
+        )
+    except Assessment.DoesNotExist:
+        raise KioskDenied(
+            "this tablet session is for another questionnaire", code="kiosk_other_assessment"
+        ) from None
 
 
 @transaction.atomic
