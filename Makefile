@@ -28,10 +28,13 @@ services:
 
 # Debian's Chromium for the browser tests (never a downloaded browser).
 browser:
-	@command -v chromium >/dev/null || { \
-	  echo "installing Debian's chromium"; \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation >/dev/null) \
-	  || echo "WARNING: chromium could not be installed; browser tests will be skipped"; }
+	@missing=""; command -v chromium >/dev/null || missing="chromium fonts-liberation"; \
+	command -v msgfmt >/dev/null || missing="$$missing gettext"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) \
+	  || echo "WARNING: could not install$$missing; browser tests will be skipped"; \
+	fi
 
 test: install services browser
 	$(BIN)/ruff check .
