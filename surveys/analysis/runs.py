@@ -50,7 +50,7 @@ from surveys.services.job_claims import (
     Outcome,
     executor_alive,
     lease,
-    may_take_over,
+    lock_job_row,
     new_token,
 )
 
@@ -120,13 +120,9 @@ def run_again(*, source: AnalysisRun, user: Any) -> AnalysisRun:
 
 def _claim(run_id: int, now: dt.datetime) -> tuple[Outcome | None, AnalysisRun | None]:
     with transaction.atomic():
-        run = AnalysisRun.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return Outcome.MISSING, None
-        if run.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            return Outcome.ALREADY_DONE, run
-        if run.status == JobStatus.RUNNING and not may_take_over(run.started_at, now):
-            return Outcome.BUSY, run
+        refused, run = lock_job_row(AnalysisRun, run_id, now)
+        if refused is not None or run is None:
+            return refused, run
         if run.status == JobStatus.RUNNING and run.attempts >= MAX_ATTEMPTS:
             run.status = JobStatus.FAILED
             run.finished_at = now

@@ -32,7 +32,7 @@ from surveys.services.job_claims import (
     EXPORT_LOCKS,
     Outcome,
     lease,
-    may_take_over,
+    lock_job_row,
 )
 
 log = logging.getLogger(__name__)
@@ -103,13 +103,9 @@ def file_name(job: ExportJob, *, codebook_file: bool = False) -> str:
 
 def _claim(job_id: int, now: dt.datetime) -> tuple[Outcome | None, ExportJob | None]:
     with transaction.atomic():
-        job = ExportJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None:
-            return Outcome.MISSING, None
-        if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-            return Outcome.ALREADY_DONE, job
-        if job.status == JobStatus.RUNNING and not may_take_over(job.started_at, now):
-            return Outcome.BUSY, job
+        refused, job = lock_job_row(ExportJob, job_id, now)
+        if refused is not None or job is None:
+            return refused, job
         job.status = JobStatus.RUNNING
         job.started_at = now
         job.error = ""

@@ -25,9 +25,14 @@ import time
 import uuid
 from collections.abc import Iterator
 from enum import StrEnum
+from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, models
+
+from surveys.models import JobStatus
+
+Job = TypeVar("Job", bound=models.Model)
 
 #: advisory-lock namespaces (the first key of ``pg_advisory_lock(int, int)``).
 EXPORT_LOCKS = 72_108_001
@@ -121,3 +126,21 @@ def may_take_over(claimed_at: dt.datetime | None, now: dt.datetime) -> bool:
     if uses_advisory_locks():
         return True
     return claimed_at is None or now - claimed_at >= hard_time_limit()
+
+
+def lock_job_row(
+    model: type[Job], job_id: int, now: dt.datetime
+) -> tuple[Outcome | None, Job | None]:
+    """Lock a job's row (inside the caller's transaction) and say whether it may be claimed.
+
+    Returns ``(None, job)`` when the caller may claim it, otherwise the outcome
+    that ends the attempt: no such job, finished already, or a live executor has it.
+    """
+    job: Any = model._default_manager.select_for_update().filter(pk=job_id).first()
+    if job is None:
+        return Outcome.MISSING, None
+    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return Outcome.ALREADY_DONE, job
+    if job.status == JobStatus.RUNNING and not may_take_over(job.started_at, now):
+        return Outcome.BUSY, job
+    return None, job
