@@ -68,11 +68,11 @@ def seed(tablets: int) -> list[Tablet]:
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
-    from surveys.kiosk import SESSION_KEY
     from surveys.models import Participant, Site
-    from surveys.services.kiosk import kiosk_start
     from surveys.services.participants import participant_randomize
     from surveys.services.trials import trial_create_e2108
+    from surveys.tablet.kiosk import kiosk_start
+    from surveys.tablet.middleware import SESSION_KEY
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # seed fast
     now = timezone.now()

@@ -62,7 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
-    "surveys.kiosk.KioskConfinementMiddleware",
+    "surveys.tablet.middleware.KioskConfinementMiddleware",
     "surveys.otp.StaffOTPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

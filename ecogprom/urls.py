@@ -17,7 +17,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("coordinator/", include("surveys.urls_coordinator")),
-    path("tablet/", include("surveys.urls_tablet")),
+    path("tablet/", include("surveys.tablet.urls")),
     path("statistician/", include("surveys.urls_statistician")),
     path("api/", include("surveys.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

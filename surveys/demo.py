@@ -21,7 +21,6 @@ from scoring.instruments import ITEMS
 from surveys import instrumentation
 from surveys.models import Assessment, Participant, Response, Site, Trial
 from surveys.roles import COORDINATOR, STATISTICIAN
-from surveys.services.answers import assessment_submit, response_save
 from surveys.services.participants import (
     assessment_record_missed_reason,
     assessment_refresh,
@@ -30,6 +29,7 @@ from surveys.services.participants import (
 )
 from surveys.services.sweep import sweep_assessments
 from surveys.services.trials import trial_create_e2108
+from surveys.tablet.answers import assessment_submit, response_save
 
 
 @dataclass(frozen=True)

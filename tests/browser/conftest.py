@@ -159,8 +159,8 @@ def open_kiosk(context: Any, live_server: Any, patient: Patient, **kwargs: Any) 
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
-    from surveys.kiosk import SESSION_KEY
-    from surveys.services.kiosk import kiosk_start
+    from surveys.tablet.kiosk import kiosk_start
+    from surveys.tablet.middleware import SESSION_KEY
 
     kiosk = kiosk_start(
         assessment_id=patient.assessment.pk,

@@ -10,7 +10,7 @@ from django.db import OperationalError, connection, connections, transaction
 from django.db.utils import InterfaceError
 
 from surveys.models import Assessment, AuditEvent, Response, Score
-from surveys.services.answers import assessment_submit, response_save
+from surveys.tablet.answers import assessment_submit, response_save
 from tests.factories import randomize
 
 NOW = dt.datetime(2026, 1, 5, 15, tzinfo=dt.UTC)

@@ -14,7 +14,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.renderers import OpenApiJsonRenderer
 from hypothesis import HealthCheck, given, settings
 
-from surveys.services.answers import assessment_submit, response_save
+from surveys.tablet.answers import assessment_submit, response_save
 from tests.factories import randomize
 
 EXAMPLES_PER_OPERATION = 6

@@ -8,8 +8,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from surveys.kiosk import SESSION_KEY
 from surveys.models import Assessment, KioskSession
+from surveys.tablet.middleware import SESSION_KEY
 from tests.factories import randomize
 
 PIN = "2468"
@@ -38,7 +38,7 @@ def open_assessment_for(trial, site, *, language: str = "en", study_id: str | No
 
 
 def hand_over(assessment, coordinator, *, assistance: str = "none", language: str | None = None):
-    from surveys.services.kiosk import kiosk_start
+    from surveys.tablet.kiosk import kiosk_start
 
     return kiosk_start(
         assessment_id=assessment.pk,

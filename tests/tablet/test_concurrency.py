@@ -11,8 +11,8 @@ from django.db import connection
 from django.utils import timezone
 
 from surveys.models import AuditEvent, Response, Score
-from surveys.services.answers import response_save
-from surveys.services.kiosk import kiosk_answer, kiosk_submit
+from surveys.tablet.answers import response_save
+from surveys.tablet.kiosk import kiosk_answer, kiosk_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

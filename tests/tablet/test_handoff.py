@@ -8,9 +8,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.kiosk import SESSION_KEY
 from surveys.models import Assessment, AuditEvent, KioskSession
-from surveys.services.answers import response_save
+from surveys.tablet.answers import response_save
+from surveys.tablet.middleware import SESSION_KEY
 from tests.factories import UserFactory
 from tests.tablet.conftest import PIN, hand_over, open_assessment_for
 

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import translation
 
 from scoring.instruments import E2108_FORM, RESPONSE_SCALE
-from surveys import tablet_form
+from surveys.tablet import pages
 
 ROOT = Path(settings.BASE_DIR)
 PO = ROOT / "locale" / "es" / "LC_MESSAGES" / "django.po"
@@ -48,11 +48,11 @@ def test_every_spanish_message_is_translated():
 def test_short_labels_in_spanish_are_the_instruments_own(instrument):
     with translation.override("es"):
         for item in instrument.items:
-            assert tablet_form.item_label(item) == item.label_es
+            assert pages.item_label(item) == item.label_es
         for section in instrument.sections:
-            assert tablet_form.section_title(section) == section.title_es
+            assert pages.section_title(section) == section.title_es
     with translation.override("en"):
-        assert [tablet_form.item_label(i) for i in instrument.items] == [
+        assert [pages.item_label(i) for i in instrument.items] == [
             i.label_en for i in instrument.items
         ]
 
@@ -73,13 +73,9 @@ def test_the_catalogue_itself_holds_every_label():
 
 def test_the_scale_labels_follow_the_language():
     with translation.override("es"):
-        assert [o.label for o in tablet_form.response_scale()] == [
-            o.label_es for o in RESPONSE_SCALE
-        ]
+        assert [o.label for o in pages.response_scale()] == [o.label_es for o in RESPONSE_SCALE]
     with translation.override("en"):
-        assert [o.label for o in tablet_form.response_scale()] == [
-            o.label_en for o in RESPONSE_SCALE
-        ]
+        assert [o.label for o in pages.response_scale()] == [o.label_en for o in RESPONSE_SCALE]
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.name)

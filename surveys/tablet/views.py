@@ -1,7 +1,7 @@
 """The patient tablet: hand-off, one section per page, review, submit, lock, leave.
 
-Thin HTTP translation over ``surveys.services.kiosk`` (writes) and
-``surveys.tablet_form`` (reads). Every patient page renders in the language
+Thin HTTP translation over ``surveys.tablet.kiosk`` (writes) and
+``surveys.tablet.pages`` (reads). Every patient page renders in the language
 pinned on the assessment, never the browser's. Pages work as plain form
 posts; ``static/js/tablet.js`` adds saving on every tap through the JSON
 answer endpoint.
@@ -24,13 +24,12 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from surveys import tablet_form
-from surveys.forms_tablet import HandOffForm, PinForm
-from surveys.kiosk import SESSION_KEY
 from surveys.models import Assessment, KioskSession
 from surveys.roles import CoordinatorRequiredMixin, visible_sites
-from surveys.services.answers import AnswerRejected
-from surveys.services.kiosk import (
+from surveys.tablet import pages
+from surveys.tablet.answers import AnswerRejected
+from surveys.tablet.forms import HandOffForm, PinForm
+from surveys.tablet.kiosk import (
     KioskDenied,
     kiosk_add_page_time,
     kiosk_answer,
@@ -45,11 +44,12 @@ from surveys.services.kiosk import (
     may_release,
     pin_matches,
 )
+from surveys.tablet.middleware import SESSION_KEY
 
 SESSION_PAGE = "kiosk_page"
 SESSION_PIN_FAILURES = "kiosk_pin_failures"
 MAX_PIN_FAILURES = 5
-INTRO, REVIEW = tablet_form.INTRO, tablet_form.REVIEW
+INTRO, REVIEW = pages.INTRO, pages.REVIEW
 
 
 # --------------------------------------------------------------------------- hand-off
@@ -183,7 +183,7 @@ class KioskView(View):
         since = self.now.timestamp() if then_show else None
         request.session[SESSION_PAGE] = {"code": code, "since": since}
 
-    def page_context(self, form: tablet_form.FormView, **extra: Any) -> dict[str, Any]:
+    def page_context(self, form: pages.FormView, **extra: Any) -> dict[str, Any]:
         return {
             "kiosk": self.kiosk,
             "assessment": self.assessment,
@@ -205,7 +205,7 @@ class EntryView(KioskView):
     """``/tablet/``: continue where this tablet (or, on a new tablet, the answers) left off."""
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = tablet_form.form_for(self.assessment)
+        form = pages.form_for(self.assessment)
         state = request.session.get(SESSION_PAGE) or {}
         code = state.get("code")
         if code not in (INTRO, REVIEW, *form.codes):
@@ -215,7 +215,7 @@ class EntryView(KioskView):
 
 class IntroView(KioskView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = tablet_form.form_for(self.assessment)
+        form = pages.form_for(self.assessment)
         self.stop_page_clock(request, then_show=INTRO)
         return render(
             request,
@@ -236,7 +236,7 @@ class SectionView(KioskView):
     def get(self, request: HttpRequest, code: str) -> HttpResponseBase:
         if self.kiosk.locked:
             return redirect("tablet:locked")
-        form = tablet_form.form_for(self.assessment)
+        form = pages.form_for(self.assessment)
         page = form.page(code)
         if page is None:
             raise Http404("no such section")
@@ -248,14 +248,14 @@ class SectionView(KioskView):
             self.page_context(
                 form,
                 page=page,
-                scale=tablet_form.response_scale(),
+                scale=pages.response_scale(),
                 answered_elsewhere=form.answered - answered_here,
                 is_last=code == form.codes[-1],
             ),
         )
 
     def post(self, request: HttpRequest, code: str) -> HttpResponseBase:
-        form = tablet_form.form_for(self.assessment)
+        form = pages.form_for(self.assessment)
         page = form.page(code)
         if page is None:
             raise Http404("no such section")
@@ -274,7 +274,7 @@ class SectionView(KioskView):
         target = {"back": form.before(code), "review": REVIEW}.get(nav, form.after(code))
         return redirect(_page_url(target))
 
-    def save_posted(self, request: HttpRequest, item: tablet_form.ItemView) -> None:
+    def save_posted(self, request: HttpRequest, item: pages.ItemView) -> None:
         declined = item.optional and request.POST.get(f"{item.code}_declined") == "1"
         raw = request.POST.get(item.code, "").strip()
         if not declined and not raw:
@@ -299,7 +299,7 @@ class SectionView(KioskView):
 
 class ReviewView(KioskView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        form = tablet_form.form_for(self.assessment)
+        form = pages.form_for(self.assessment)
         self.stop_page_clock(request, then_show=REVIEW)
         return render(
             request,

@@ -92,7 +92,7 @@ def response_save(
 
     *guard*, if given, is called with the assessment row locked, before any
     other check or write; it raises to refuse the save (the tablet's kiosk
-    session check, see ``surveys.services.kiosk.kiosk_answer``).
+    session check, see ``surveys.tablet.kiosk.kiosk_answer``).
     """
     if len(idempotency_key) > MAX_KEY_LENGTH:
         raise AnswerRejected("idempotency key too long", code="key")

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from surveys.models import Assessment, Participant
-from surveys.services.kiosk import PIN_RE
+from surveys.tablet.kiosk import PIN_RE
 
 PIN_WIDGET_ATTRS = {
     "inputmode": "numeric",

@@ -26,8 +26,8 @@ from django.db import transaction
 
 from surveys.models import Assessment, AuditEvent, KioskSession
 from surveys.roles import is_coordinator, visible_sites
-from surveys.services.answers import AnswerRejected, SaveResult, assessment_submit, response_save
 from surveys.services.transitions import actor_fields
+from surveys.tablet.answers import AnswerRejected, SaveResult, assessment_submit, response_save
 
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
 #: Activity is written at most this often (every answer would otherwise be a second UPDATE).
