@@ -16,7 +16,7 @@ urlpatterns = [
     path("accounts/", include("surveys.urls_account")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
-    path("coordinator/", include("surveys.urls_coordinator")),
+    path("coordinator/", include("surveys.coordinator.urls")),
     path("tablet/", include("surveys.tablet.urls")),
     path("statistician/", include("surveys.urls_statistician")),
     path("api/", include("surveys.api.urls")),

@@ -67,7 +67,7 @@ def sweep_assessments_task() -> dict[str, Any]:
 
 @shared_task(name="surveys.send_coordinator_digests", acks_late=True, time_limit=600)
 def send_coordinator_digests_task() -> dict[str, Any]:
-    from surveys.services.digest import send_coordinator_digests
+    from surveys.coordinator.digest import send_coordinator_digests
 
     return run_recorded(
         "surveys.send_coordinator_digests", lambda: send_coordinator_digests(now=timezone.now())

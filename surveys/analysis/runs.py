@@ -43,7 +43,6 @@ from surveys.analysis.compute import analyse, as_frame, records
 from surveys.analysis.parameters import RunParameters
 from surveys.analysis.plot import mean_by_visit_plot
 from surveys.models import AnalysisRun, Arm, AuditEvent, ExportJob, JobStatus, Site, Trial, Visit
-from surveys.selectors import compliance_table
 from surveys.services.job_claims import (
     ANALYSIS_LOCKS,
     EXPORT_LOCKS,
@@ -53,6 +52,7 @@ from surveys.services.job_claims import (
     lock_job_row,
     new_token,
 )
+from surveys.trial.compliance import compliance_table
 
 log = logging.getLogger(__name__)
 RESULTS_SCHEMA = 1

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.core import mail
 
-from surveys.services.digest import send_coordinator_digests
+from surveys.coordinator.digest import send_coordinator_digests
 from surveys.services.sweep import sweep_assessments
 from tests.factories import randomize
 

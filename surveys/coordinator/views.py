@@ -14,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from surveys import selectors
-from surveys.forms import MissedReasonForm, OffStudyForm, RandomizeForm
+from surveys.coordinator import selectors
+from surveys.coordinator.forms import MissedReasonForm, OffStudyForm, RandomizeForm
 from surveys.models import Arm, Assessment, AuditEvent, Participant, Site, Trial, Visit
 from surveys.roles import CoordinatorRequiredMixin, visible_sites
 from surveys.services.participants import (
@@ -23,6 +23,7 @@ from surveys.services.participants import (
     participant_go_off_study,
     participant_randomize,
 )
+from surveys.trial.compliance import compliance_table
 
 PAGE_SIZE = 50
 
@@ -247,7 +248,7 @@ class ComplianceView(CoordinatorView):
     def get(self, request: HttpRequest) -> HttpResponse:
         now = timezone.now()
         by = "site" if request.GET.get("by") == "site" else "arm"
-        rows = selectors.compliance_table(sites=self.sites(), now=now, by=by)
+        rows = compliance_table(sites=self.sites(), now=now, by=by)
         if request.GET.get("format") == "csv":
             response = HttpResponse(content_type="text/csv")
             response["Content-Disposition"] = f'attachment; filename="compliance_by_{by}.csv"'

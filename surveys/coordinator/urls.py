@@ -1,0 +1,20 @@
+"""URLs of the coordinator workspace."""
+
+from django.urls import path
+
+from surveys.coordinator import views
+
+app_name = "coordinator"
+urlpatterns = [
+    path("", views.WorklistView.as_view(), name="worklist"),
+    path("participants/", views.ParticipantListView.as_view(), name="participants"),
+    path("participants/new/", views.RandomizeView.as_view(), name="randomize"),
+    path("participants/<int:pk>/", views.ParticipantDetailView.as_view(), name="participant"),
+    path("participants/<int:pk>/off-study/", views.OffStudyView.as_view(), name="off_study"),
+    path(
+        "assessments/<int:pk>/missed-reason/",
+        views.MissedReasonView.as_view(),
+        name="missed_reason",
+    ),
+    path("compliance/", views.ComplianceView.as_view(), name="compliance"),
+]
