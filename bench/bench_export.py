@@ -217,8 +217,8 @@ def _probe_memory() -> None:
     django.setup()
     import json
 
-    from surveys.exports import build_dataset, write_dataset
-    from surveys.exports.filters import ExportFilters
+    from surveys.statistician.exports import build_dataset, write_dataset
+    from surveys.statistician.exports.filters import ExportFilters
 
     with tempfile.TemporaryDirectory() as tmp:
         before = _peak_rss_mb()
@@ -250,9 +250,9 @@ def main() -> None:
     import pyarrow as pa
     from django.db import connection
 
-    from surveys.exports import build_dataset, write_dataset
-    from surveys.exports.filters import ExportFilters
-    from surveys.exports.queries import fetch_frame, scored_query
+    from surveys.statistician.exports import build_dataset, write_dataset
+    from surveys.statistician.exports.filters import ExportFilters
+    from surveys.statistician.exports.queries import fetch_frame, scored_query
 
     if fill:
         t0 = time.perf_counter()

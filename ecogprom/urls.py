@@ -18,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("coordinator/", include("surveys.coordinator.urls")),
     path("tablet/", include("surveys.tablet.urls")),
-    path("statistician/", include("surveys.urls_statistician")),
+    path("statistician/", include("surveys.statistician.urls")),
     path("api/", include("surveys.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

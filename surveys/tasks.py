@@ -84,8 +84,8 @@ BUSY_MAX_RETRIES = 400  # 5 s x 400 > the 30-minute hard time limit of the live 
 
 @shared_task(name="surveys.run_export", bind=True, acks_late=True, max_retries=BUSY_MAX_RETRIES)
 def run_export_task(self: Any, job_id: int) -> str:
-    from surveys.exports.jobs import run_export_job
     from surveys.services.job_claims import Outcome
+    from surveys.statistician.exports.jobs import run_export_job
 
     outcome = run_export_job(job_id)
     if outcome is Outcome.BUSY:
@@ -95,8 +95,8 @@ def run_export_task(self: Any, job_id: int) -> str:
 
 @shared_task(name="surveys.run_analysis", bind=True, acks_late=True, max_retries=BUSY_MAX_RETRIES)
 def run_analysis_task(self: Any, run_id: int) -> str:
-    from surveys.analysis.runs import execute_run
     from surveys.services.job_claims import Outcome
+    from surveys.statistician.analysis.runs import execute_run
 
     outcome = execute_run(run_id)
     if outcome is Outcome.BUSY:
@@ -106,7 +106,7 @@ def run_analysis_task(self: Any, run_id: int) -> str:
 
 @shared_task(name="surveys.recover_jobs", acks_late=True, time_limit=300)
 def recover_jobs_task() -> dict[str, Any]:
-    from surveys.analysis.runs import recover_stale_jobs
+    from surveys.statistician.analysis.runs import recover_stale_jobs
 
     return run_recorded("surveys.recover_jobs", recover_stale_jobs)
 
@@ -118,7 +118,7 @@ def _recover_jobs_when_a_worker_starts(**kwargs: Any) -> None:
 
     from django.db import connection
 
-    from surveys.analysis.runs import recover_stale_jobs
+    from surveys.statistician.analysis.runs import recover_stale_jobs
 
     try:
         sent = recover_stale_jobs()

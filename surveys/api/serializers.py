@@ -7,9 +7,6 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from surveys.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
-from surveys.analysis.parameters import RunParameters
-from surveys.exports.filters import FILTER_KEYS, ExportFilters
 from surveys.models import (
     AnalysisRun,
     Assessment,
@@ -19,6 +16,9 @@ from surveys.models import (
     Response,
     Score,
 )
+from surveys.statistician.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
+from surveys.statistician.analysis.parameters import RunParameters
+from surveys.statistician.exports.filters import FILTER_KEYS, ExportFilters
 
 JOB_STATUS_HELP = "One of: " + ", ".join(JobStatus.values) + "."
 

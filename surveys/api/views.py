@@ -18,7 +18,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.serializers import BaseSerializer
 
-from surveys.analysis.runs import run_start
 from surveys.api import filters as api_filters
 from surveys.api.permissions import StatisticianPermission, TrialDataPermission
 from surveys.api.serializers import (
@@ -31,8 +30,6 @@ from surveys.api.serializers import (
     ResponseSerializer,
     ScoreSerializer,
 )
-from surveys.exports.jobs import export_create, export_start, file_name
-from surveys.exports.writers import CONTENT_TYPES
 from surveys.models import (
     AnalysisRun,
     Assessment,
@@ -44,6 +41,9 @@ from surveys.models import (
 )
 from surveys.roles import visible_sites
 from surveys.services.participants import assessment_record_missed_reason
+from surveys.statistician.analysis.runs import run_start
+from surveys.statistician.exports.jobs import export_create, export_start, file_name
+from surveys.statistician.exports.writers import CONTENT_TYPES
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from surveys.analysis import runs
 from surveys.models import AnalysisRun, Assessment, ExportJob, Participant, Response, Score
+from surveys.statistician.analysis import runs
 
 pytestmark = pytest.mark.django_db
 

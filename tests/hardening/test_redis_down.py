@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from ecogprom.celery import app
 from ecogprom.health import broker_status
-from surveys.analysis import runs
 from surveys.models import AnalysisRun, Assessment, JobStatus, Response, Score
+from surveys.statistician.analysis import runs
 from tests.conftest import wait_for
 from tests.factories import randomize
 

@@ -13,11 +13,11 @@ from django.db import connection
 
 from scoring.compare import compare
 from scoring.extras import mid_responders, mixed_model, summary_by_visit
-from surveys.analysis import runs
-from surveys.analysis.compute import records
-from surveys.analysis.snapshot import digest, from_bytes
 from surveys.models import AnalysisRun, AuditEvent, JobStatus
 from surveys.services.job_claims import ANALYSIS_LOCKS, Outcome
+from surveys.statistician.analysis import runs
+from surveys.statistician.analysis.compute import records
+from surveys.statistician.analysis.snapshot import digest, from_bytes
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,15 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from surveys.exports import SPECS, ExportFilters, build_dataset, codebook, write_dataset
-from surveys.exports.datasets import _study_day, codebook_context
 from surveys.models import Score
+from surveys.statistician.exports import (
+    SPECS,
+    ExportFilters,
+    build_dataset,
+    codebook,
+    write_dataset,
+)
+from surveys.statistician.exports.datasets import _study_day, codebook_context
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,8 @@ import pyreadstat
 import pytest
 from django.urls import reverse
 
-from surveys.analysis import runs
 from surveys.models import AnalysisRun, ExportJob, JobStatus
+from surveys.statistician.analysis import runs
 
 pytestmark = pytest.mark.django_db
 
@@ -96,7 +96,7 @@ def test_an_invalid_export_request_shows_the_form_again(client, study, stat_user
 
 
 def test_a_large_export_goes_to_a_worker(client, study, stat_user, monkeypatch):
-    monkeypatch.setattr("surveys.exports.jobs.SYNC_ROW_LIMIT", 10)
+    monkeypatch.setattr("surveys.statistician.exports.jobs.SYNC_ROW_LIMIT", 10)
     login(client, stat_user)
     response = client.post(reverse("statistician:export_new"), {"kind": "items", "format": "csv"})
     job = ExportJob.objects.get()

@@ -21,12 +21,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from scoring.compare import compare
-from surveys.analysis import runs
-from surveys.analysis.compute import records
-from surveys.analysis.snapshot import digest, from_bytes
-from surveys.exports.jobs import export_create, export_enqueue
 from surveys.models import AnalysisRun, AuditEvent, ExportJob, JobStatus, Score
 from surveys.services.job_claims import ANALYSIS_LOCKS
+from surveys.statistician.analysis import runs
+from surveys.statistician.analysis.compute import records
+from surveys.statistician.analysis.snapshot import digest, from_bytes
+from surveys.statistician.exports.jobs import export_create, export_enqueue
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]

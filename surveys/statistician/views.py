@@ -12,16 +12,16 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
-from surveys.analysis import present
-from surveys.analysis.runs import TABLES, results_table, run_again, run_start
-from surveys.analysis.snapshot import from_bytes
-from surveys.exports.filters import ExportFilters
-from surveys.exports.jobs import export_create, export_start, file_name
-from surveys.exports.spec import SPECS
-from surveys.exports.writers import CONTENT_TYPES
 from surveys.models import AnalysisRun, ExportJob, JobStatus
 from surveys.roles import StatisticianRequiredMixin
-from surveys.views.statistician_forms import ExportForm, RunForm
+from surveys.statistician.analysis import present
+from surveys.statistician.analysis.runs import TABLES, results_table, run_again, run_start
+from surveys.statistician.analysis.snapshot import from_bytes
+from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.jobs import export_create, export_start, file_name
+from surveys.statistician.exports.spec import SPECS
+from surveys.statistician.exports.writers import CONTENT_TYPES
+from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
 

@@ -38,10 +38,6 @@ from scoring.compare import RESULT_COLUMNS, CompareInputError
 from scoring.extras import ETON_MIDS, MID_COLUMNS, MIXED_COLUMNS, SUMMARY_COLUMNS
 from scoring.facit import SCORING_VERSION
 from scoring.instruments import get_score
-from surveys.analysis import snapshot as snap
-from surveys.analysis.compute import analyse, as_frame, records
-from surveys.analysis.parameters import RunParameters
-from surveys.analysis.plot import mean_by_visit_plot
 from surveys.models import AnalysisRun, Arm, AuditEvent, ExportJob, JobStatus, Site, Trial, Visit
 from surveys.services.job_claims import (
     ANALYSIS_LOCKS,
@@ -52,6 +48,10 @@ from surveys.services.job_claims import (
     lock_job_row,
     new_token,
 )
+from surveys.statistician.analysis import snapshot as snap
+from surveys.statistician.analysis.compute import analyse, as_frame, records
+from surveys.statistician.analysis.parameters import RunParameters
+from surveys.statistician.analysis.plot import mean_by_visit_plot
 from surveys.trial.compliance import compliance_table
 
 log = logging.getLogger(__name__)

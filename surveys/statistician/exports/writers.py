@@ -18,7 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
 
-from surveys.exports.spec import SPECS, Context, DatasetSpec
+from surveys.statistician.exports.spec import SPECS, Context, DatasetSpec
 
 Format = Literal["csv", "parquet", "xpt"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "xpt")

@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from scoring.compare import DEFAULT_MEASURES
 from scoring.extras import ETON_MIDS
-from surveys.exports.filters import ExportFilters
+from surveys.statistician.exports.filters import ExportFilters
 
 #: The paper's four scores, then the nine E2108 items compared one by one.
 PAPER_MEASURES: tuple[str, ...] = (

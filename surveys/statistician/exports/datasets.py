@@ -1,8 +1,8 @@
 """Dataset builders: item-level long, scored wide, SDTM QS and ADaM-style ADQS.
 
 Plain functions from filters to a pandas DataFrame whose columns are the
-dataset's spec (:mod:`surveys.exports.spec`), in order. Each reads a few
-set-based queries (:mod:`surveys.exports.queries`) and derives everything
+dataset's spec (:mod:`surveys.statistician.exports.spec`), in order. Each reads a few
+set-based queries (:mod:`surveys.statistician.exports.queries`) and derives everything
 else with vectorised pandas; no ORM object is built per row. Participants
 appear by study id only and dates as study days, unless the filters ask for
 calendar dates.
@@ -18,15 +18,16 @@ import pandas as pd
 
 from scoring.instruments import ITEMS, LR_ITEM_CODES, RESPONSE_SCALE, get_score
 from surveys import instrumentation
-from surveys.exports.filters import ExportFilters
-from surveys.exports.queries import (
+from surveys.models import Arm, Assessment, Site, Trial, Visit
+from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.queries import (
     completed_query,
     fetch_frame,
     missed_query,
     responses_query,
     scored_query,
 )
-from surveys.exports.spec import (
+from surveys.statistician.exports.spec import (
     ADQS_SPEC,
     ITEMS_SPEC,
     QS_SPEC,
@@ -37,7 +38,6 @@ from surveys.exports.spec import (
     DatasetSpec,
     short,
 )
-from surveys.models import Arm, Assessment, Site, Trial, Visit
 
 KINDS = tuple(SPECS)
 ARM_INSTRUMENT = "FACT-B+4"

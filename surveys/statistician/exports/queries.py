@@ -21,7 +21,6 @@ import pyarrow.csv as pacsv
 from django.db import connection
 
 from scoring.instruments import LR_ITEM_CODES
-from surveys.exports.filters import ExportFilters
 from surveys.models import (
     SCORE_FIELDS,
     Arm,
@@ -33,6 +32,7 @@ from surveys.models import (
     Trial,
     Visit,
 )
+from surveys.statistician.exports.filters import ExportFilters
 
 Kind = Literal["str", "int", "float", "bool", "date", "datetime"]
 

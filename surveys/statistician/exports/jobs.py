@@ -23,16 +23,22 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from surveys.exports.datasets import build_dataset, codebook_context
-from surveys.exports.filters import ExportFilters
-from surveys.exports.spec import SPECS
-from surveys.exports.writers import EXTENSIONS, FORMATS, codebook, write_codebook, write_dataset
 from surveys.models import Assessment, AuditEvent, ExportJob, JobStatus
 from surveys.services.job_claims import (
     EXPORT_LOCKS,
     Outcome,
     lease,
     lock_job_row,
+)
+from surveys.statistician.exports.datasets import build_dataset, codebook_context
+from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.spec import SPECS
+from surveys.statistician.exports.writers import (
+    EXTENSIONS,
+    FORMATS,
+    codebook,
+    write_codebook,
+    write_dataset,
 )
 
 log = logging.getLogger(__name__)

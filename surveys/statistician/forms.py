@@ -8,8 +8,8 @@ from django import forms
 
 from scoring.compare import DEFAULT_MEASURES
 from scoring.instruments import get_score
-from surveys.analysis.parameters import PAPER_MEASURES
 from surveys.models import Arm, ExportJob, Site, Visit
+from surveys.statistician.analysis.parameters import PAPER_MEASURES
 
 
 def _visit_choices() -> list[tuple[str, str]]:
