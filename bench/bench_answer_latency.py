@@ -69,10 +69,10 @@ def seed(tablets: int) -> list[Tablet]:
     from django.utils import timezone
 
     from surveys.models import Participant, Site
-    from surveys.services.participants import participant_randomize
-    from surveys.services.trials import trial_create_e2108
     from surveys.tablet.kiosk import kiosk_start
     from surveys.tablet.middleware import SESSION_KEY
+    from surveys.trial.participants import participant_randomize
+    from surveys.trial.setup import trial_create_e2108
 
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # seed fast
     now = timezone.now()

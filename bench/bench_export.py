@@ -88,7 +88,7 @@ def populate() -> None:
     from scoring.facit import SCORING_VERSION, score_frame
     from surveys import instrumentation
     from surveys.models import Assessment, Participant, Response, Score, Site
-    from surveys.services.trials import trial_create_e2108
+    from surveys.trial.setup import trial_create_e2108
 
     call_command("migrate", verbosity=0)
     rng = np.random.default_rng(SEED)

@@ -20,8 +20,8 @@ def build(now: dt.datetime) -> None:
     from django.contrib.auth.models import Group, User
 
     from surveys.models import Assessment, Participant, Site
-    from surveys.services.participants import assessment_build
-    from surveys.services.trials import trial_create_e2108
+    from surveys.trial.participants import assessment_build
+    from surveys.trial.setup import trial_create_e2108
 
     rng = random.Random(1)
     trial = trial_create_e2108()
@@ -72,7 +72,7 @@ def main() -> None:
     from django.test import Client
 
     from surveys.models import Assessment
-    from surveys.services.sweep import sweep_assessments
+    from surveys.trial.sweep import sweep_assessments
 
     now = dt.datetime(2026, 11, 21, 12, tzinfo=dt.UTC)
     start = time.perf_counter()

@@ -63,7 +63,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "surveys.tablet.middleware.KioskConfinementMiddleware",
-    "surveys.otp.StaffOTPMiddleware",
+    "surveys.accounts.middleware.StaffOTPMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -124,7 +124,7 @@ AXES_RESET_ON_SUCCESS = True
 AXES_ENABLED = env_bool("AXES_ENABLED", True)
 
 # Optional TOTP second factor for staff (django-otp): once a user has a confirmed
-# device, every staff page needs a code after the password (surveys.otp).
+# device, every staff page needs a code after the password (surveys.accounts.middleware).
 OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", False)
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "ecogprom")
 # Wrong codes back off exponentially (factor × 1, 2, 4 ... seconds); 0 would turn it off.

@@ -20,7 +20,7 @@ from surveys.models import (
     Trial,
     Visit,
 )
-from surveys.services.participants import visit_reschedule
+from surveys.trial.participants import visit_reschedule
 
 
 class ArmInline(admin.TabularInline):

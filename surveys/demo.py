@@ -19,17 +19,17 @@ from django.db import transaction
 
 from scoring.instruments import ITEMS
 from surveys import instrumentation
+from surveys.accounts.roles import COORDINATOR, STATISTICIAN
 from surveys.models import Assessment, Participant, Response, Site, Trial
-from surveys.roles import COORDINATOR, STATISTICIAN
-from surveys.services.participants import (
+from surveys.tablet.answers import assessment_submit, response_save
+from surveys.trial.participants import (
     assessment_record_missed_reason,
     assessment_refresh,
     participant_go_off_study,
     participant_randomize,
 )
-from surveys.services.sweep import sweep_assessments
-from surveys.services.trials import trial_create_e2108
-from surveys.tablet.answers import assessment_submit, response_save
+from surveys.trial.setup import trial_create_e2108
+from surveys.trial.sweep import sweep_assessments
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ def run_recorded(name: str, func: Callable[[], dict[str, Any]]) -> dict[str, Any
 
 @shared_task(name="surveys.sweep_assessments", acks_late=True, time_limit=1800)
 def sweep_assessments_task() -> dict[str, Any]:
-    from surveys.services.sweep import sweep_assessments
+    from surveys.trial.sweep import sweep_assessments
 
     return run_recorded("surveys.sweep_assessments", lambda: sweep_assessments(now=timezone.now()))
 

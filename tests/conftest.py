@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def trial(db):
-    from surveys.services.trials import trial_create_e2108
+    from surveys.trial.setup import trial_create_e2108
 
     return trial_create_e2108()
 

@@ -8,9 +8,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from surveys.accounts.roles import COORDINATOR, STATISTICIAN
 from surveys.models import Participant, Site, Trial
-from surveys.roles import COORDINATOR, STATISTICIAN
-from surveys.services.participants import participant_randomize
+from surveys.trial.participants import participant_randomize
 
 PASSWORD = "correct horse battery staple"
 

@@ -1,4 +1,4 @@
-"""API permissions by role (surveys/roles.py): who may read, who may write."""
+"""API permissions by role (surveys/accounts/roles.py): who may read, who may write."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
-from surveys.roles import is_coordinator, is_statistician
+from surveys.accounts.roles import is_coordinator, is_statistician
 
 
 class TrialDataPermission(BasePermission):

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.serializers import BaseSerializer
 
+from surveys.accounts.roles import visible_sites
 from surveys.api import filters as api_filters
 from surveys.api.permissions import StatisticianPermission, TrialDataPermission
 from surveys.api.serializers import (
@@ -39,11 +40,10 @@ from surveys.models import (
     Response,
     Score,
 )
-from surveys.roles import visible_sites
-from surveys.services.participants import assessment_record_missed_reason
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
 from surveys.statistician.exports.writers import CONTENT_TYPES
+from surveys.trial.participants import assessment_record_missed_reason
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from surveys.accounts.roles import COORDINATOR
 from surveys.models import Assessment
-from surveys.roles import COORDINATOR
 
 DIGEST_DAYS = 7
 

@@ -14,16 +14,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from surveys.accounts.roles import CoordinatorRequiredMixin, visible_sites
 from surveys.coordinator import selectors
 from surveys.coordinator.forms import MissedReasonForm, OffStudyForm, RandomizeForm
 from surveys.models import Arm, Assessment, AuditEvent, Participant, Site, Trial, Visit
-from surveys.roles import CoordinatorRequiredMixin, visible_sites
-from surveys.services.participants import (
+from surveys.trial.compliance import compliance_table
+from surveys.trial.participants import (
     assessment_record_missed_reason,
     participant_go_off_study,
     participant_randomize,
 )
-from surveys.trial.compliance import compliance_table
 
 PAGE_SIZE = 50
 

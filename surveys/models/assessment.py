@@ -2,7 +2,7 @@
 
 The status rules are small pure methods that take the clock as an
 argument (``due_transition(now)``, ``is_overdue(now)``); the only code that
-changes a status is ``surveys.services.transitions.assessment_transition``.
+changes a status is ``surveys.trial.transitions.assessment_transition``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from surveys.accounts.roles import StatisticianRequiredMixin
 from surveys.models import AnalysisRun, ExportJob, JobStatus
-from surveys.roles import StatisticianRequiredMixin
 from surveys.statistician.analysis import present
 from surveys.statistician.analysis.runs import TABLES, results_table, run_again, run_start
 from surveys.statistician.analysis.snapshot import from_bytes

@@ -29,7 +29,7 @@ from surveys.models import (
     ResponseCorrection,
     Score,
 )
-from surveys.services.transitions import actor_fields, assessment_transition
+from surveys.trial.transitions import actor_fields, assessment_transition
 
 S = Assessment.Status
 MAX_KEY_LENGTH = 64

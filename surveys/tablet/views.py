@@ -24,8 +24,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from surveys.accounts.roles import CoordinatorRequiredMixin, visible_sites
 from surveys.models import Assessment, KioskSession
-from surveys.roles import CoordinatorRequiredMixin, visible_sites
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.forms import HandOffForm, PinForm

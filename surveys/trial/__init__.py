@@ -1,0 +1,10 @@
+"""The trial itself: set-up, randomization, the status machine and its sweep, compliance.
+
+* :mod:`~surveys.trial.setup` — a trial, its arms and visit schedule from a protocol;
+* :mod:`~surveys.trial.participants` — randomization, off study, missed reasons, rescheduling;
+* :mod:`~surveys.trial.transitions` — the one place where an assessment changes status;
+* :mod:`~surveys.trial.sweep` — the periodic sweep that applies what the clock makes due;
+* :mod:`~surveys.trial.compliance` — expected versus received assessments.
+
+Every workspace (tablet, coordinator, statistician) writes trial data through here.
+"""

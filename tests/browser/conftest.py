@@ -140,7 +140,7 @@ def make_patient(language: str = "en") -> Patient:
     from django.utils import timezone
 
     from surveys.models import Trial
-    from surveys.services.trials import trial_create_e2108
+    from surveys.trial.setup import trial_create_e2108
     from tests.factories import SiteFactory, coordinator_of, randomize
 
     trial = Trial.objects.filter(protocol_id="E2108").first() or trial_create_e2108()

@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from surveys.coordinator.digest import send_coordinator_digests
-from surveys.services.sweep import sweep_assessments
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 D = dt.date

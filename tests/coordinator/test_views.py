@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from surveys.models import Assessment, AuditEvent
-from surveys.services.sweep import sweep_assessments
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 D = dt.date

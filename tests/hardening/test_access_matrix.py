@@ -18,8 +18,8 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from surveys.models import AnalysisRun, ExportJob, Response, Score
-from surveys.services.sweep import sweep_assessments
 from surveys.tablet.answers import assessment_submit, response_save
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 ROLES = ("anonymous", "kiosk", "coord_a", "coord_b", "statistician", "admin")

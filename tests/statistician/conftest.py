@@ -12,9 +12,9 @@ import pytest
 from scoring.instruments import ITEMS
 from surveys import instrumentation
 from surveys.models import Assessment, Participant, Response, Trial
-from surveys.services.participants import assessment_record_missed_reason, assessment_refresh
-from surveys.services.sweep import sweep_assessments
 from surveys.tablet.answers import assessment_submit, response_save
+from surveys.trial.participants import assessment_record_missed_reason, assessment_refresh
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 FIRST_RANDOMIZED = dt.date(2025, 1, 6)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from surveys.models import Assessment, Response
-from surveys.services.participants import participant_go_off_study
+from surveys.trial.participants import participant_go_off_study
 from tests.tablet.conftest import hand_over, open_assessment_for, tablet_client
 
 pytestmark = pytest.mark.django_db

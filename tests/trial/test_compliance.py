@@ -7,10 +7,10 @@ import datetime as dt
 import pytest
 
 from surveys.models import Site
-from surveys.services.participants import assessment_record_missed_reason, participant_go_off_study
-from surveys.services.sweep import sweep_assessments
 from surveys.tablet.answers import assessment_submit, response_save
 from surveys.trial.compliance import compliance_table
+from surveys.trial.participants import assessment_record_missed_reason, participant_go_off_study
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 D = dt.date

@@ -8,12 +8,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from surveys.models import Assessment, AuditEvent
-from surveys.services.participants import (
+from surveys.trial.participants import (
     assessment_record_missed_reason,
     participant_go_off_study,
     visit_reschedule,
 )
-from surveys.services.sweep import sweep_assessments
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 S = Assessment.Status

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 
 from surveys.models import Assessment, AuditEvent
-from surveys.services.sweep import sweep_assessments
+from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
 S = Assessment.Status

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from surveys.models import Arm, Assessment, AuditEvent, Participant, Site, Trial, Visit
 from surveys.schedule import window_bounds
-from surveys.services.transitions import actor_fields, assessment_transition
+from surveys.trial.transitions import actor_fields, assessment_transition
 
 S = Assessment.Status
 

@@ -1,4 +1,5 @@
-"""``/accounts/two-factor/``: staff enrol an authenticator app (TOTP), and verify after login.
+"""Accounts: ``/`` sends each person to her workspace; ``/accounts/two-factor/`` enrols
+an authenticator app (TOTP) and verifies the code after login.
 
 The devices, code checks, replay protection (a code's time step is accepted
 once) and throttling (exponential back-off after wrong codes,
@@ -11,13 +12,10 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import math
-import re
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import urlencode
 
 import django_otp
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,40 +23,28 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render, resolve_url
-from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django_otp.models import VerifyNotAllowed
 from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp.qr import write_qrcode_image
 
-from surveys.otp import ENROL, VERIFY, is_staff_user, is_verified, second_factor_needed
+from surveys.accounts.forms import TokenForm
+from surveys.accounts.roles import is_coordinator, is_statistician
+from surveys.accounts.two_factor import (
+    ENROL,
+    VERIFY,
+    check_code,
+    is_staff_user,
+    is_verified,
+    mark_verified,
+    second_factor_needed,
+)
 
 log = logging.getLogger(__name__)
 
 DEVICE_NAME = "Authenticator app"
-
-
-class TokenForm(forms.Form):
-    otp_token = forms.CharField(
-        label="Authentication code",
-        max_length=16,
-        widget=forms.TextInput(
-            attrs={
-                "autocomplete": "one-time-code",
-                "inputmode": "numeric",
-                "autofocus": True,
-            }
-        ),
-    )
-
-    def clean_otp_token(self) -> str:
-        token = "".join(str(self.cleaned_data["otp_token"]).split())  # "123 456" as apps show it
-        if not re.fullmatch(r"[0-9]{6,8}", token):
-            raise forms.ValidationError("Enter the 6-digit code shown by your authenticator app.")
-        return token
 
 
 # ------------------------------------------------------------------------ helpers
@@ -69,41 +55,6 @@ def _safe_next(request: HttpRequest, default: str = "home") -> str:
     ):
         return target
     return resolve_url(default)
-
-
-class CodeCheck(NamedTuple):
-    device: TOTPDevice | None  # the device that accepted the code, or None
-    error: str = ""
-    throttled: bool = False
-
-
-def _check_code(request: HttpRequest, device_pk: int, token: str) -> CodeCheck:
-    """Verify *token* on one of the user's devices, under a row lock."""
-    with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update().filter(pk=device_pk, user=request.user).first()
-        )
-        if device is None:
-            return CodeCheck(None, "This authenticator is no longer registered; start again.")
-        allowed, extra = device.verify_is_allowed()
-        if not allowed:
-            if extra and extra.get("reason") == VerifyNotAllowed.N_FAILED_ATTEMPTS:
-                wait = (extra["locked_until"] - timezone.now()).total_seconds()
-                message = (
-                    f"Too many wrong codes: wait {max(1, math.ceil(wait))} seconds, "
-                    "then enter the current code."
-                )
-                return CodeCheck(None, message, throttled=True)
-            return CodeCheck(None, "Verification is not allowed right now; try again later.", True)
-        if device.verify_token(token):
-            return CodeCheck(device)
-    log.warning("two-factor: wrong code for user %s (device %s)", request.user.pk, device_pk)
-    return CodeCheck(None, "That code is not right (or was already used). Enter the current code.")
-
-
-def _mark_verified(request: HttpRequest, device: TOTPDevice) -> None:
-    django_otp.login(request, device)
-    request.session.cycle_key()  # a new session id for the stronger login
 
 
 def _qr_data_uri(text: str) -> str:
@@ -195,7 +146,7 @@ class TwoFactorView(View):
             return redirect("account:two_factor")
         if not form.is_valid():
             return self.page(request, form=form, status=400)
-        check = _check_code(request, pending[-1].pk, form.cleaned_data["otp_token"])
+        check = check_code(request, pending[-1].pk, form.cleaned_data["otp_token"])
         device = check.device
         if device is None:
             form.add_error("otp_token", check.error)
@@ -204,7 +155,7 @@ class TwoFactorView(View):
             TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
             TOTPDevice.objects.devices_for_user(request.user, confirmed=False).delete()
         device.confirmed = True
-        _mark_verified(request, device)
+        mark_verified(request, device)
         log.info("two-factor: user %s enrolled a TOTP device", request.user.pk)
         messages.success(
             request, "Two-factor authentication is on: you will be asked for a code after login."
@@ -223,7 +174,7 @@ class TwoFactorView(View):
         if not form.is_valid():
             return self.page(request, disable_form=form, status=400)
         user: Any = request.user  # django-otp's middleware adds otp_device
-        check = _check_code(request, user.otp_device.pk, form.cleaned_data["otp_token"])
+        check = check_code(request, user.otp_device.pk, form.cleaned_data["otp_token"])
         if check.device is None:
             form.add_error("otp_token", check.error)
             return self.page(request, disable_form=form, status=429 if check.throttled else 400)
@@ -285,10 +236,23 @@ class VerifyView(View):
         if len(devices) > 1:
             wanted = request.POST.get("device")
             chosen = next((d for d in devices if str(d.pk) == wanted), devices[0])
-        check = _check_code(request, chosen.pk, form.cleaned_data["otp_token"])
+        check = check_code(request, chosen.pk, form.cleaned_data["otp_token"])
         if check.device is None:
             form.add_error("otp_token", check.error)
             return self.page(request, form, devices, status=429 if check.throttled else 400)
-        _mark_verified(request, check.device)
+        mark_verified(request, check.device)
         log.info("two-factor: user %s verified", request.user.pk)
         return redirect(_safe_next(request))
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    """``/``: send each person to her own workspace."""
+    user = request.user
+    if is_coordinator(user):
+        return redirect("coordinator:worklist")
+    if is_statistician(user) and not user.is_superuser:
+        return redirect("statistician:home")
+    if user.is_superuser:
+        return render(request, "home_admin.html")
+    return render(request, "home_no_role.html", status=403)

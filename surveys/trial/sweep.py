@@ -2,7 +2,7 @@
 
 Safe to run twice or concurrently: rows are claimed ``FOR UPDATE SKIP
 LOCKED`` in batches and moved with a compare-and-set on their status, so a
-second sweep finds nothing left to do (see STYLE.md, healthchecks).
+second sweep finds nothing left to do.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from surveys.models import Assessment
-from surveys.services import transitions
+from surveys.trial import transitions
 
 S = Assessment.Status
 SWEEP_ACTOR = "system:sweep"

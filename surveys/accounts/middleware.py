@@ -1,4 +1,4 @@
-"""The optional TOTP second factor for staff (django-otp) and the middleware that enforces it.
+"""The middleware that enforces the optional TOTP second factor for staff (django-otp).
 
 * Staff (coordinators, statisticians, Django staff and superusers) may enrol an
   authenticator app on ``/accounts/two-factor/``.
@@ -20,16 +20,13 @@ not covered: a token is a separate, admin-issued credential.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
-from django_otp import user_has_device
 
-from surveys.roles import is_coordinator, is_statistician
+from surveys.accounts.two_factor import ENROL, VERIFY, second_factor_needed
 
 VERIFY_VIEW = "account:two_factor_verify"
 ENROL_VIEW = "account:two_factor"
@@ -40,32 +37,6 @@ STAFF_TABLET_PREFIX = "/tablet/start/"
 API_PREFIX = "/api/"
 #: Views an authenticated but not yet verified user may always reach.
 ALWAYS_ALLOWED_VIEWS = frozenset({"login", "logout", VERIFY_VIEW})
-
-VERIFY = "verify"
-ENROL = "enrol"
-
-
-def is_staff_user(user: Any) -> bool:
-    """Users who may (or, with OTP_REQUIRED_FOR_STAFF, must) use a second factor."""
-    if not user.is_authenticated:
-        return False
-    return bool(user.is_superuser or user.is_staff or is_coordinator(user) or is_statistician(user))
-
-
-def is_verified(user: Any) -> bool:
-    """Has this session been verified by one of the user's confirmed devices?"""
-    return getattr(user, "otp_device", None) is not None
-
-
-def second_factor_needed(user: Any) -> str | None:
-    """What *user* still owes before a staff page: ``"verify"``, ``"enrol"`` or None."""
-    if not user.is_authenticated or is_verified(user):
-        return None
-    if user_has_device(user, confirmed=True):
-        return VERIFY
-    if getattr(settings, "OTP_REQUIRED_FOR_STAFF", False) and is_staff_user(user):
-        return ENROL
-    return None
 
 
 def _exempt_path(path: str) -> bool:

@@ -1,1 +1,0 @@
-"""HTTP views: thin translations between requests and services/selectors."""
