@@ -1,13 +1,15 @@
-"""ecogprom's data model; see DESIGN.md "Domain"."""
+"""ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit."""
 
 from surveys.models.assessment import SCORE_FIELDS, Assessment, Response, ResponseCorrection, Score
-from surveys.models.audit import AuditEvent, AuditTrailIsImmutable
-from surveys.models.jobs import AnalysisRun, ExportJob, JobStatus, TaskRun
+from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
+from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import InstrumentText, KioskSession
 from surveys.models.trial import Arm, Participant, Site, Trial, Visit
 
 __all__ = [
+    "FINISHED",
     "SCORE_FIELDS",
+    "Actor",
     "AnalysisRun",
     "Arm",
     "Assessment",
@@ -15,6 +17,7 @@ __all__ = [
     "AuditTrailIsImmutable",
     "ExportJob",
     "InstrumentText",
+    "Job",
     "JobStatus",
     "KioskSession",
     "Participant",
@@ -25,4 +28,5 @@ __all__ = [
     "TaskRun",
     "Trial",
     "Visit",
+    "actor_fields",
 ]

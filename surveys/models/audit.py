@@ -7,10 +7,25 @@ refuses UPDATE and DELETE from any client.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
 from django.db import models
+
+#: Who did something: a user (staff, or the anonymous visitor of a request), or a
+#: system label such as ``"system:sweep"``, ``"kiosk"``, ``"kiosk:pin"``; None is "system".
+Actor: TypeAlias = AbstractBaseUser | AnonymousUser | str | None
+
+
+def actor_fields(actor: Actor) -> dict[str, Any]:
+    """The audit columns (``actor``, ``actor_label``) for *actor*."""
+    if actor is None or isinstance(actor, str):
+        return {"actor": None, "actor_label": actor or "system"}
+    if not actor.is_authenticated:
+        return {"actor": None, "actor_label": "anonymous"}
+    return {"actor": actor, "actor_label": actor.get_username()}
 
 
 class AuditTrailIsImmutable(Exception):

@@ -6,8 +6,12 @@ compare-and-set update, so a redelivered message never runs it twice at once.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.conf import settings
 from django.db import models
+
+from surveys.models.audit import AuditEvent
 
 
 class JobStatus(models.TextChoices):
@@ -15,6 +19,10 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+
+
+#: A job in one of these states is never run again.
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 class TaskRun(models.Model):
@@ -33,7 +41,54 @@ class TaskRun(models.Model):
         return f"{self.name} {self.started_at:%Y-%m-%d %H:%M}"
 
 
-class ExportJob(models.Model):
+class Job(models.Model):
+    """A background job recorded as a row: queued, then run once by the job runner.
+
+    ``surveys.jobs`` executes every concrete kind the same way: a lease, a
+    claim that counts attempts and stamps a claim token in ``worker``, the
+    work, a compare-and-set on that token, and an audit event. Each kind says
+    which Celery task (by its stable name) runs it, its advisory-lock
+    namespace and its audit action.
+    """
+
+    #: stable name of the Celery task that runs a job of this kind (beat and queued
+    #: messages use it: never rename).
+    task_name: ClassVar[str]
+    #: first key of ``pg_advisory_lock(int, int)`` for this kind's leases.
+    lease_namespace: ClassVar[int]
+    #: the audit action recorded when a job of this kind succeeds.
+    audit_action: ClassVar[str]
+    #: how the recovery report names this kind.
+    report_key: ClassVar[str]
+    #: a job whose executor died this many times is failed instead of tried again.
+    max_attempts: ClassVar[int] = 3
+
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
+
+
+class ExportJob(Job):
+    task_name = "surveys.run_export"
+    lease_namespace = 72_108_001
+    audit_action = AuditEvent.Action.EXPORT
+    report_key = "exports"
+
     class Kind(models.TextChoices):
         ITEMS = "items", "Item-level (long)"
         SCORED = "scored", "Scored (wide)"
@@ -48,47 +103,28 @@ class ExportJob(models.Model):
     kind = models.CharField(max_length=16, choices=Kind.choices)
     format = models.CharField(max_length=8, choices=Format.choices)
     filters = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="export_jobs"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     file = models.FileField(upload_to="exports/", blank=True)
     codebook = models.FileField(upload_to="exports/", blank=True)
     row_count = models.PositiveIntegerField(null=True, blank=True)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"export {self.pk} {self.kind}.{self.format} {self.status}"
 
 
-class AnalysisRun(models.Model):
+class AnalysisRun(Job):
     """A protocol analysis over a frozen snapshot of the scored data."""
 
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    task_name = "surveys.run_analysis"
+    lease_namespace = 72_108_002
+    audit_action = AuditEvent.Action.ANALYSIS
+    report_key = "analysis_runs"
+
     parameters = models.JSONField(default=dict)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="analysis_runs"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    worker = models.CharField(max_length=200, blank=True)
     snapshot_hash = models.CharField(max_length=64, blank=True)
     snapshot = models.FileField(upload_to="analysis/", blank=True)
     results = models.JSONField(default=dict, blank=True)
     plot_png = models.FileField(upload_to="analysis/", blank=True)
     plot_svg = models.FileField(upload_to="analysis/", blank=True)
-    error = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"analysis run {self.pk} {self.status}"

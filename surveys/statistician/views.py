@@ -105,7 +105,7 @@ class ExportDetailView(StatisticianView):
                 "job": job,
                 "spec": SPECS[job.kind],
                 "filters": ExportFilters.from_dict(job.filters).describe(),
-                "pending": job.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+                "pending": job.is_pending,
             },
         )
 
@@ -153,7 +153,7 @@ class RunDetailView(StatisticianView):
             "statistician/run_detail.html",
             {
                 "run": run,
-                "pending": run.status in (JobStatus.QUEUED, JobStatus.RUNNING),
+                "pending": run.is_pending,
                 "parameters": [
                     (key, ", ".join(map(str, value)) if isinstance(value, list) else value)
                     for key, value in run.parameters.items()

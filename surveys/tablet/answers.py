@@ -28,8 +28,9 @@ from surveys.models import (
     Response,
     ResponseCorrection,
     Score,
+    actor_fields,
 )
-from surveys.trial.transitions import actor_fields, assessment_transition
+from surveys.trial.transitions import assessment_transition
 
 S = Assessment.Status
 MAX_KEY_LENGTH = 64

@@ -25,9 +25,8 @@ from django.contrib.auth.models import AbstractBaseUser, User
 from django.db import transaction
 
 from surveys.accounts.roles import is_coordinator, visible_sites
-from surveys.models import Assessment, AuditEvent, KioskSession
+from surveys.models import Assessment, AuditEvent, KioskSession, actor_fields
 from surveys.tablet.answers import AnswerRejected, SaveResult, assessment_submit, response_save
-from surveys.trial.transitions import actor_fields
 
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
 #: Activity is written at most this often (every answer would otherwise be a second UPDATE).

@@ -8,9 +8,18 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from surveys.models import Arm, Assessment, AuditEvent, Participant, Site, Trial, Visit
+from surveys.models import (
+    Arm,
+    Assessment,
+    AuditEvent,
+    Participant,
+    Site,
+    Trial,
+    Visit,
+    actor_fields,
+)
 from surveys.schedule import window_bounds
-from surveys.trial.transitions import actor_fields, assessment_transition
+from surveys.trial.transitions import assessment_transition
 
 S = Assessment.Status
 

@@ -11,10 +11,9 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 
-from surveys.models import Assessment, AuditEvent
+from surveys.models import Actor, Assessment, AuditEvent, actor_fields
 
 S = Assessment.Status
 
@@ -33,15 +32,6 @@ class TransitionNotAllowed(Exception):
     pass
 
 
-def actor_fields(actor: AbstractBaseUser | AnonymousUser | str | None) -> dict[str, Any]:
-    """Audit columns for a user, or for a system label such as ``"system:sweep"``."""
-    if actor is None or isinstance(actor, str):
-        return {"actor": None, "actor_label": actor or "system"}
-    if not actor.is_authenticated:
-        return {"actor": None, "actor_label": "anonymous"}
-    return {"actor": actor, "actor_label": actor.get_username()}
-
-
 def check_allowed(from_status: str, to_status: str) -> None:
     if to_status not in ALLOWED[from_status]:
         raise TransitionNotAllowed(f"an assessment cannot go from {from_status} to {to_status}")
@@ -52,7 +42,7 @@ def assessment_transition(
     assessment: Assessment,
     to_status: str,
     at: dt.datetime,
-    actor: AbstractBaseUser | AnonymousUser | str | None,
+    actor: Actor,
     reason: str = "",
     details: dict[str, Any] | None = None,
     **fields: Any,

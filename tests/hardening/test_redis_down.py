@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from ecogprom.celery import app
 from ecogprom.health import broker_status
+from surveys.jobs import recovery
 from surveys.models import AnalysisRun, Assessment, JobStatus, Response, Score
 from surveys.statistician.analysis import runs
 from tests.conftest import wait_for
@@ -80,8 +81,8 @@ def test_a_job_started_while_redis_is_down_runs_when_it_is_back(celery_worker, s
     run.refresh_from_db()
     assert run.status == JobStatus.QUEUED  # accepted and recorded, not lost
     # Redis is back: the periodic recovery re-sends jobs whose message never left.
-    later = timezone.now() + runs.QUEUED_GRACE + dt.timedelta(seconds=1)
-    sent = runs.recover_stale_jobs(now=later)
+    later = timezone.now() + recovery.QUEUED_GRACE + dt.timedelta(seconds=1)
+    sent = recovery.recover_stale_jobs(now=later)
     assert run.pk in sent["analysis_runs"]
     done = wait_for(
         lambda: AnalysisRun.objects.filter(pk=run.pk, status=JobStatus.SUCCEEDED).first(), 60

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pandas as pd
@@ -13,8 +12,8 @@ from django.db import connection
 
 from scoring.compare import compare
 from scoring.extras import mid_responders, mixed_model, summary_by_visit
+from surveys.jobs.claims import Outcome
 from surveys.models import AnalysisRun, AuditEvent, JobStatus
-from surveys.services.job_claims import ANALYSIS_LOCKS, Outcome
 from surveys.statistician.analysis import runs
 from surveys.statistician.analysis.compute import records
 from surveys.statistician.analysis.snapshot import digest, from_bytes
@@ -120,14 +119,14 @@ def test_a_finished_run_is_never_recomputed(study, stat_user):
 
 
 def test_a_run_held_by_a_live_executor_is_left_alone(study, stat_user, monkeypatch):
-    monkeypatch.setattr("surveys.services.job_claims.LEASE_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr("surveys.jobs.claims.LEASE_WAIT_SECONDS", 0.3)
     run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"]})
     db = settings.DATABASES["default"]
     other = psycopg.connect(
         host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=connection.settings_dict["NAME"]
     )
     try:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", (ANALYSIS_LOCKS, run.pk))
+        other.execute("SELECT pg_advisory_lock(%s, %s)", (AnalysisRun.lease_namespace, run.pk))
         assert runs.execute_run(run.pk) is Outcome.BUSY
         run.refresh_from_db()
         assert run.status == JobStatus.QUEUED and run.attempts == 0
@@ -150,7 +149,7 @@ def test_a_running_run_whose_executor_died_is_taken_over(study, stat_user):
 def test_a_run_whose_workers_keep_dying_is_failed_after_three_attempts(study, stat_user):
     run = runs.run_start(user=stat_user, parameters={"measures": ["TOI"]})
     AnalysisRun.objects.filter(pk=run.pk).update(
-        status=JobStatus.RUNNING, attempts=runs.MAX_ATTEMPTS, started_at=run.created_at
+        status=JobStatus.RUNNING, attempts=AnalysisRun.max_attempts, started_at=run.created_at
     )
     assert runs.execute_run(run.pk) is Outcome.DONE
     run.refresh_from_db()
@@ -203,19 +202,3 @@ def test_parameters_are_validated_before_a_run_is_queued(stat_user, db):
     with pytest.raises(ValidationError):
         runs.run_start(user=stat_user, parameters={"snapshot_of": 999_999})
     assert not AnalysisRun.objects.exists()
-
-
-def test_recovery_resends_orphaned_and_lost_jobs_only(study, stat_user, monkeypatch):
-    sent: list[int] = []
-    monkeypatch.setattr("surveys.tasks.run_analysis_task.delay", sent.append)
-    monkeypatch.setattr("surveys.tasks.run_export_task.delay", lambda pk: None)
-    now = dt.datetime.now(dt.UTC)
-    orphan = runs.run_start(user=stat_user, parameters={})
-    AnalysisRun.objects.filter(pk=orphan.pk).update(status=JobStatus.RUNNING, started_at=now)
-    lost = runs.run_start(user=stat_user, parameters={})
-    AnalysisRun.objects.filter(pk=lost.pk).update(created_at=now - dt.timedelta(hours=1))
-    fresh = runs.run_start(user=stat_user, parameters={})
-    done = run_now(stat_user, measures=["TOI"], mixed_model=False)
-    result = runs.recover_stale_jobs(now=now)
-    assert sorted(sent) == sorted([orphan.pk, lost.pk]) == sorted(result["analysis_runs"])
-    assert fresh.pk not in sent and done.pk not in sent

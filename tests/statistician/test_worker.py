@@ -21,12 +21,12 @@ from django.core.files.storage import default_storage
 from django.db import connection
 
 from scoring.compare import compare
+from surveys.jobs.dispatch import enqueue
 from surveys.models import AnalysisRun, AuditEvent, ExportJob, JobStatus, Score
-from surveys.services.job_claims import ANALYSIS_LOCKS
 from surveys.statistician.analysis import runs
 from surveys.statistician.analysis.compute import records
 from surveys.statistician.analysis.snapshot import digest, from_bytes
-from surveys.statistician.exports.jobs import export_create, export_enqueue
+from surveys.statistician.exports.jobs import export_create
 from tests.conftest import wait_for
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -83,7 +83,7 @@ def _lease_is_held(run_id: int) -> bool:
         cursor.execute(
             "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
             "AND classid = %s AND objid = %s",
-            [ANALYSIS_LOCKS, run_id],
+            [AnalysisRun.lease_namespace, run_id],
         )
         return cursor.fetchone()[0] > 0
 
@@ -174,7 +174,7 @@ def test_a_killed_worker_leaves_the_run_to_be_finished_once_after_a_restart(
 def test_a_large_export_is_built_by_the_worker(celery_worker, study, stat_user, media_cleanup):
     job = export_create(user=stat_user, kind="sdtm_qs", fmt="xpt", filters={"sites": ["B01"]})
     media_cleanup.append(f"exports/{job.pk}")
-    export_enqueue(job)
+    enqueue(job)
     done = finished(ExportJob, job.pk)
     assert done.status == JobStatus.SUCCEEDED, done.error
     assert done.row_count > 0 and done.file.name.endswith(f"qs_{job.pk}.xpt")

@@ -4,5 +4,5 @@
 * :mod:`~surveys.statistician.analysis.snapshot` — the frozen scored data (Parquet + SHA-256);
 * :mod:`~surveys.statistician.analysis.compute` — the statistics, via ``scoring/`` only;
 * :mod:`~surveys.statistician.analysis.plot` — mean score by visit and arm (Fig 2C);
-* :mod:`~surveys.statistician.analysis.runs` — start, execute exactly once, re-run, recover.
+* :mod:`~surveys.statistician.analysis.runs` — start, execute exactly once, re-run.
 """

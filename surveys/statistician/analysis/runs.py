@@ -1,24 +1,19 @@
 """Analysis runs: start one, execute it exactly once, re-run it on its frozen snapshot.
 
-:func:`execute_run` is what the Celery task calls; it is idempotent:
+:func:`execute_run` is what the Celery task calls; it goes through the one job
+runner (:mod:`surveys.jobs.runner`: lease, claim with an attempt cap,
+compare-and-set on the claim token, audit). The work of a run
+(:func:`_compute`):
 
-1. take the run's lease (``surveys.services.job_claims``) — a live executor
-   elsewhere means "busy, try later";
-2. claim the row under ``select_for_update``: a finished run is left alone
-   (never recomputed); a queued one, or a running one whose executor died,
-   gets a new claim token and ``attempts + 1``;
-3. freeze the snapshot (Parquet + SHA-256) or, for a re-run, read the source
-   run's snapshot back and check its hash; compute (``scoring.compare`` and
-   the extras), the compliance table and the plot; write the files into a
-   folder of this attempt;
-4. store everything with a compare-and-set on the claim token, so only the
-   executor that still holds the claim can finish the run.
+* freeze the snapshot (Parquet + SHA-256) or, for a re-run, read the source
+  run's snapshot back and check its hash;
+* compute (``scoring.compare`` and the extras), the compliance table and the
+  plot; write the files into a folder of this attempt.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import platform
 import time
 from collections.abc import Mapping
@@ -32,34 +27,22 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.utils import timezone
 
 from scoring.compare import RESULT_COLUMNS, CompareInputError
 from scoring.extras import ETON_MIDS, MID_COLUMNS, MIXED_COLUMNS, SUMMARY_COLUMNS
 from scoring.facit import SCORING_VERSION
 from scoring.instruments import get_score
-from surveys.models import AnalysisRun, Arm, AuditEvent, ExportJob, JobStatus, Site, Trial, Visit
-from surveys.services.job_claims import (
-    ANALYSIS_LOCKS,
-    EXPORT_LOCKS,
-    Outcome,
-    executor_alive,
-    lease,
-    lock_job_row,
-    new_token,
-)
+from surveys.jobs.claims import Outcome
+from surveys.jobs.dispatch import enqueue
+from surveys.jobs.runner import Done, execute
+from surveys.models import AnalysisRun, Arm, JobStatus, Site, Trial, Visit
 from surveys.statistician.analysis import snapshot as snap
 from surveys.statistician.analysis.compute import analyse, as_frame, records
 from surveys.statistician.analysis.parameters import RunParameters
 from surveys.statistician.analysis.plot import mean_by_visit_plot
 from surveys.trial.compliance import compliance_table
 
-log = logging.getLogger(__name__)
 RESULTS_SCHEMA = 1
-#: A run whose executor died this many times is failed instead of tried again.
-MAX_ATTEMPTS = 3
-#: A queued job untouched for this long is sent to the workers again by the recovery.
-QUEUED_GRACE = dt.timedelta(minutes=2)
 COMPLIANCE_COLUMNS = (
     "visit",
     "group",
@@ -89,12 +72,6 @@ class RunRefused(ValidationError):
 # --------------------------------------------------------------------------- starting
 
 
-def run_enqueue(run: AnalysisRun) -> None:
-    from surveys.tasks import run_analysis_task
-
-    transaction.on_commit(lambda: run_analysis_task.delay(run.pk), robust=True)
-
-
 def run_start(*, user: Any, parameters: Mapping[str, Any] | None = None) -> AnalysisRun:
     """Record a run (queued) and send it to a worker when the transaction commits."""
     params = RunParameters.from_dict(parameters)
@@ -104,7 +81,7 @@ def run_start(*, user: Any, parameters: Mapping[str, Any] | None = None) -> Anal
             raise RunRefused({"snapshot_of": "re-run only a run that succeeded"})
     with transaction.atomic():
         run = AnalysisRun.objects.create(parameters=params.as_dict(), created_by=user)
-        run_enqueue(run)
+        enqueue(run)
     return run
 
 
@@ -116,29 +93,6 @@ def run_again(*, source: AnalysisRun, user: Any) -> AnalysisRun:
 
 
 # --------------------------------------------------------------------------- executing
-
-
-def _claim(run_id: int, now: dt.datetime) -> tuple[Outcome | None, AnalysisRun | None]:
-    with transaction.atomic():
-        refused, run = lock_job_row(AnalysisRun, run_id, now)
-        if refused is not None or run is None:
-            return refused, run
-        if run.status == JobStatus.RUNNING and run.attempts >= MAX_ATTEMPTS:
-            run.status = JobStatus.FAILED
-            run.finished_at = now
-            run.error = (
-                f"gave up after {run.attempts} attempts: each time the worker running it "
-                "died (killed, out of memory, or over the time limit)"
-            )
-            run.save(update_fields=["status", "finished_at", "error"])
-            return Outcome.DONE, None
-        run.status = JobStatus.RUNNING
-        run.attempts += 1
-        run.worker = new_token()
-        run.started_at = now
-        run.error = ""
-        run.save(update_fields=["status", "attempts", "worker", "started_at", "error"])
-        return None, run
 
 
 def _trial_context(params: RunParameters) -> tuple[dict[str, str], list[dict[str, Any]]]:
@@ -271,41 +225,30 @@ def _compute(run: AnalysisRun, now: dt.datetime) -> dict[str, Any]:
     }
 
 
+def _work(run: AnalysisRun, now: dt.datetime) -> Done:
+    stored = _compute(run, now)
+    return Done(
+        fields=stored,
+        audit={
+            "analysis_run": run.pk,
+            "snapshot_sha256": stored["snapshot_hash"],
+            "parameters": run.parameters,
+            "attempt": run.attempts,
+        },
+    )
+
+
+#: Failures that are the input's fault (not a bug): stored as they are, not logged as errors.
+EXPECTED_ERRORS: tuple[type[Exception], ...] = (
+    CompareInputError,
+    snap.SnapshotMismatch,
+    ValidationError,
+)
+
+
 def execute_run(run_id: int, *, now: dt.datetime | None = None) -> Outcome:
     """Run the analysis once. Safe to call again and from several workers."""
-    with lease(ANALYSIS_LOCKS, run_id) as held:
-        if not held:
-            return Outcome.BUSY
-        claimed_at = now or timezone.now()
-        outcome, run = _claim(run_id, claimed_at)
-        if outcome is not None or run is None:
-            return outcome or Outcome.MISSING
-        mine = AnalysisRun.objects.filter(pk=run.pk, status=JobStatus.RUNNING, worker=run.worker)
-        try:
-            stored = _compute(run, claimed_at)
-        except Exception as exc:
-            expected = isinstance(exc, CompareInputError | snap.SnapshotMismatch | ValidationError)
-            if not expected:
-                log.exception("analysis run %s failed", run.pk)
-            message = str(exc) if expected else f"{type(exc).__name__}: {exc}"
-            mine.update(status=JobStatus.FAILED, finished_at=timezone.now(), error=message[:5000])
-            return Outcome.DONE
-        finished = timezone.now()
-        if not mine.update(status=JobStatus.SUCCEEDED, finished_at=finished, error="", **stored):
-            return Outcome.ALREADY_DONE  # our claim was taken over; the other executor's wins
-        AuditEvent.objects.create(
-            at=finished,
-            actor=run.created_by,
-            actor_label=run.created_by.get_username(),
-            action=AuditEvent.Action.ANALYSIS,
-            details={
-                "analysis_run": run.pk,
-                "snapshot_sha256": stored["snapshot_hash"],
-                "parameters": run.parameters,
-                "attempt": run.attempts,
-            },
-        )
-        return Outcome.DONE
+    return execute(AnalysisRun, run_id, work=_work, expected=EXPECTED_ERRORS, now=now)
 
 
 # --------------------------------------------------------------------------- reading
@@ -321,34 +264,3 @@ def results_table(run: AnalysisRun, name: str) -> pd.DataFrame:
         frame = pd.DataFrame(rows)
         return frame if len(frame.columns) else as_frame([], TABLES[name])
     return as_frame(results.get(name) or [], TABLES[name])
-
-
-# --------------------------------------------------------------------------- recovery
-
-
-def recover_stale_jobs(*, now: dt.datetime | None = None) -> dict[str, list[int]]:
-    """Send again every job that no live worker is executing.
-
-    Runs and exports left ``running`` by a dead worker (whole machine gone,
-    so the broker will only redeliver after its visibility timeout), and
-    queued ones whose message was lost (broker down at enqueue time). A
-    message sent twice is harmless: the claim lets one execution through.
-    """
-    from surveys.tasks import run_analysis_task, run_export_task
-
-    now = now or timezone.now()
-    sent: dict[str, list[int]] = {"analysis_runs": [], "exports": []}
-    for model, locks, task, key in (
-        (AnalysisRun, ANALYSIS_LOCKS, run_analysis_task, "analysis_runs"),
-        (ExportJob, EXPORT_LOCKS, run_export_task, "exports"),
-    ):
-        for pk, status, started_at, created_at in model.objects.filter(
-            status__in=[JobStatus.QUEUED, JobStatus.RUNNING]
-        ).values_list("pk", "status", "started_at", "created_at"):
-            if status == JobStatus.QUEUED and now - created_at < QUEUED_GRACE:
-                continue
-            if status == JobStatus.RUNNING and executor_alive(locks, pk, started_at):
-                continue
-            task.delay(pk)
-            sent[key].append(pk)
-    return sent

@@ -1,17 +1,16 @@
 """Export jobs: create one, run it exactly once (in a worker or in the request), find its files.
 
 ``run_export_job`` is safe to call any number of times, from any number of
-workers: the first call claims the row (queued → running), builds the
-dataset, writes the file and its codebook under ``MEDIA_ROOT/exports/<id>/``,
-and stores them with a compare-and-set on its claim; every other call
-returns without doing anything, unless the claimer died (see
-:mod:`surveys.services.job_claims`).
+workers: it goes through the one job runner (:mod:`surveys.jobs.runner`),
+whose first call claims the row, builds the dataset, writes the file and its
+codebook under ``MEDIA_ROOT/exports/<id>/`` and stores them with a
+compare-and-set on its claim; every other call returns without doing
+anything, unless the claimer died.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -19,17 +18,11 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from surveys.models import Assessment, AuditEvent, ExportJob, JobStatus
-from surveys.services.job_claims import (
-    EXPORT_LOCKS,
-    Outcome,
-    lease,
-    lock_job_row,
-)
+from surveys.jobs.claims import Outcome
+from surveys.jobs.dispatch import enqueue
+from surveys.jobs.runner import Done, execute
+from surveys.models import Assessment, ExportJob
 from surveys.statistician.exports.datasets import build_dataset, codebook_context
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.spec import SPECS
@@ -40,8 +33,6 @@ from surveys.statistician.exports.writers import (
     write_codebook,
     write_dataset,
 )
-
-log = logging.getLogger(__name__)
 
 #: Exports up to this many output rows are built in the request; larger ones by a worker.
 SYNC_ROW_LIMIT = 60_000
@@ -61,13 +52,6 @@ def export_create(
     return ExportJob.objects.create(
         kind=kind, format=fmt, filters=parsed.as_dict(), created_by=user
     )
-
-
-def export_enqueue(job: ExportJob) -> None:
-    """Send the job to a worker once the surrounding transaction commits."""
-    from surveys.tasks import run_export_task
-
-    transaction.on_commit(lambda: run_export_task.delay(job.pk), robust=True)
 
 
 def estimated_rows(job: ExportJob) -> int:
@@ -95,7 +79,7 @@ def export_start(job: ExportJob) -> bool:
     if estimated_rows(job) <= SYNC_ROW_LIMIT:
         run_export_job(job.pk)
         return True
-    export_enqueue(job)
+    enqueue(job)
     return False
 
 
@@ -105,18 +89,6 @@ def file_name(job: ExportJob, *, codebook_file: bool = False) -> str:
     if codebook_file:
         return f"{stem}_codebook.csv"
     return f"{stem}.{EXTENSIONS[job.format]}"
-
-
-def _claim(job_id: int, now: dt.datetime) -> tuple[Outcome | None, ExportJob | None]:
-    with transaction.atomic():
-        refused, job = lock_job_row(ExportJob, job_id, now)
-        if refused is not None or job is None:
-            return refused, job
-        job.status = JobStatus.RUNNING
-        job.started_at = now
-        job.error = ""
-        job.save(update_fields=["status", "started_at", "error"])
-        return None, job
 
 
 def _write_files(job: ExportJob, stamp: str) -> tuple[str, str, int]:
@@ -135,48 +107,20 @@ def _write_files(job: ExportJob, stamp: str) -> tuple[str, str, int]:
     return data_name, book_name, len(frame)
 
 
+def _build(job: ExportJob, claimed_at: dt.datetime) -> Done:
+    data_name, book_name, rows = _write_files(job, claimed_at.strftime("%Y%m%dT%H%M%S%f"))
+    return Done(
+        fields={"file": data_name, "codebook": book_name, "row_count": rows},
+        audit={
+            "export": job.pk,
+            "kind": job.kind,
+            "format": job.format,
+            "filters": job.filters,
+            "rows": rows,
+        },
+    )
+
+
 def run_export_job(job_id: int, *, now: dt.datetime | None = None) -> Outcome:
     """Build and store the export, once. Returns what this call did."""
-    with lease(EXPORT_LOCKS, job_id) as held:
-        if not held:
-            return Outcome.BUSY
-        claimed_at = now or timezone.now()
-        outcome, job = _claim(job_id, claimed_at)
-        if outcome is not None or job is None:
-            return outcome or Outcome.MISSING
-        mine = Q(pk=job.pk, status=JobStatus.RUNNING, started_at=claimed_at)
-        try:
-            data_name, book_name, rows = _write_files(job, claimed_at.strftime("%Y%m%dT%H%M%S%f"))
-        except Exception as exc:
-            log.exception("export %s failed", job.pk)
-            ExportJob.objects.filter(mine).update(
-                status=JobStatus.FAILED,
-                finished_at=timezone.now(),
-                error=f"{type(exc).__name__}: {exc}"[:5000],
-            )
-            return Outcome.DONE
-        finished = timezone.now()
-        stored = ExportJob.objects.filter(mine).update(
-            status=JobStatus.SUCCEEDED,
-            finished_at=finished,
-            file=data_name,
-            codebook=book_name,
-            row_count=rows,
-            error="",
-        )
-        if not stored:  # another executor took the job over meanwhile: its files win
-            return Outcome.ALREADY_DONE
-        AuditEvent.objects.create(
-            at=finished,
-            actor=job.created_by,
-            actor_label=job.created_by.get_username(),
-            action=AuditEvent.Action.EXPORT,
-            details={
-                "export": job.pk,
-                "kind": job.kind,
-                "format": job.format,
-                "filters": job.filters,
-                "rows": rows,
-            },
-        )
-        return Outcome.DONE
+    return execute(ExportJob, job_id, work=_build, now=now)

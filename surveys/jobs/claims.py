@@ -1,6 +1,7 @@
-"""Leases for background jobs (export jobs, analysis runs): run once, survive a dead worker.
+"""Leases and claims for background jobs: run each once, survive a dead worker.
 
-A job's row is claimed with ``select_for_update`` and a fresh claim token;
+A job's row is claimed with ``select_for_update`` and a fresh claim token
+(stored in ``worker``), counting the attempt;
 the result is stored with a compare-and-set on that token, so a worker that
 lost its claim can never overwrite the winner. Who may take over a row left
 ``running``:
@@ -13,6 +14,10 @@ lost its claim can never overwrite the winner. Who may take over a row left
 * Other databases (the SQLite demo, one worker): a running row whose claim
   is older than Celery's hard time limit (plus a margin) is dead by
   definition, because the limit would have killed it.
+
+A job whose executor died ``max_attempts`` times (killed, out of memory, over
+the time limit) is failed at its next claim instead of being run again, so a
+job that keeps killing its worker is not re-sent forever.
 """
 
 from __future__ import annotations
@@ -25,18 +30,16 @@ import time
 import uuid
 from collections.abc import Iterator
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, transaction
+from django.utils import timezone
 
-from surveys.models import JobStatus
+from ecogprom.celery import app
+from surveys.models import FINISHED, Job, JobStatus
 
-Job = TypeVar("Job", bound=models.Model)
-
-#: advisory-lock namespaces (the first key of ``pg_advisory_lock(int, int)``).
-EXPORT_LOCKS = 72_108_001
-ANALYSIS_LOCKS = 72_108_002
+J = TypeVar("J", bound=Job)
 
 #: how long a redelivered task waits for a dying executor's lock to be released.
 LEASE_WAIT_SECONDS = 3.0
@@ -62,8 +65,6 @@ def uses_advisory_locks() -> bool:
 
 
 def hard_time_limit() -> dt.timedelta:
-    from ecogprom.celery import app
-
     seconds = app.conf.task_time_limit or getattr(settings, "CELERY_TASK_TIME_LIMIT", None) or 1800
     return dt.timedelta(seconds=int(seconds) + 60)
 
@@ -112,8 +113,6 @@ def executor_alive(namespace: int, job_id: int, claimed_at: dt.datetime | None) 
         return True
     if claimed_at is None:
         return False
-    from django.utils import timezone
-
     return timezone.now() - claimed_at < hard_time_limit()
 
 
@@ -128,19 +127,37 @@ def may_take_over(claimed_at: dt.datetime | None, now: dt.datetime) -> bool:
     return claimed_at is None or now - claimed_at >= hard_time_limit()
 
 
-def lock_job_row(
-    model: type[Job], job_id: int, now: dt.datetime
-) -> tuple[Outcome | None, Job | None]:
-    """Lock a job's row (inside the caller's transaction) and say whether it may be claimed.
+def claim(model: type[J], job_id: int, now: dt.datetime) -> tuple[Outcome | None, J | None]:
+    """Claim a job for this executor (call with its lease held).
 
-    Returns ``(None, job)`` when the caller may claim it, otherwise the outcome
-    that ends the attempt: no such job, finished already, or a live executor has it.
+    Returns ``(None, job)`` when this call now owns the job: it is ``running``
+    with ``attempts + 1`` and a fresh claim token in ``worker``. Otherwise the
+    outcome that ends the attempt: no such job, finished already, a live
+    executor has it, or (``DONE``) it was failed here because its executors
+    kept dying.
     """
-    job: Any = model._default_manager.select_for_update().filter(pk=job_id).first()
-    if job is None:
-        return Outcome.MISSING, None
-    if job.status in (JobStatus.SUCCEEDED, JobStatus.FAILED):
-        return Outcome.ALREADY_DONE, job
-    if job.status == JobStatus.RUNNING and not may_take_over(job.started_at, now):
-        return Outcome.BUSY, job
-    return None, job
+    with transaction.atomic():
+        job = model._default_manager.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            return Outcome.MISSING, None
+        if job.status in FINISHED:
+            return Outcome.ALREADY_DONE, job
+        if job.status == JobStatus.RUNNING:
+            if not may_take_over(job.started_at, now):
+                return Outcome.BUSY, job
+            if job.attempts >= model.max_attempts:
+                job.status = JobStatus.FAILED
+                job.finished_at = now
+                job.error = (
+                    f"gave up after {job.attempts} attempts: each time the worker running it "
+                    "died (killed, out of memory, or over the time limit)"
+                )
+                job.save(update_fields=["status", "finished_at", "error"])
+                return Outcome.DONE, None
+        job.status = JobStatus.RUNNING
+        job.attempts += 1
+        job.worker = new_token()
+        job.started_at = now
+        job.error = ""
+        job.save(update_fields=["status", "attempts", "worker", "started_at", "error"])
+        return None, job

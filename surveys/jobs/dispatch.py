@@ -1,0 +1,28 @@
+"""Sending jobs to the workers: by the task's stable name, once the transaction commits.
+
+Nothing here imports the tasks: a job is sent as ``(task name, job id)``,
+the name being the job model's ``task_name`` (``surveys.run_export``,
+``surveys.run_analysis``), which beat and already-queued messages also use.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from ecogprom.celery import app
+from surveys.models import Job
+
+
+def send(task_name: str, job_id: int) -> None:
+    """Put one message for the task on the broker now."""
+    app.send_task(task_name, args=[job_id])
+
+
+def enqueue(job: Job) -> None:
+    """Send *job* to a worker once the surrounding transaction commits.
+
+    A broker that cannot be reached is logged, not raised (the job stays
+    queued and :mod:`surveys.jobs.recovery` sends it again later).
+    """
+    task_name, job_id = job.task_name, job.pk
+    transaction.on_commit(lambda: send(task_name, job_id), robust=True)

@@ -1,1 +1,0 @@
-"""Writes: every change to trial data goes through a function here."""
