@@ -17,24 +17,13 @@ DIGEST_DAYS = 7
 
 def digest_for(user: object, *, now: dt.datetime) -> dict[str, list[Assessment]]:
     """Assessments at *user*'s sites opening or closing within the next week."""
-    horizon = now + dt.timedelta(days=DIGEST_DAYS)
     mine = Assessment.objects.filter(participant__site__coordinators=user).select_related(
         "participant__site", "visit"
     )
     return {
-        "opening": list(
-            mine.filter(
-                status=Assessment.Status.SCHEDULED, opens_at__gt=now, opens_at__lte=horizon
-            ).order_by("opens_at")
-        ),
-        "closing": list(
-            mine.filter(
-                status__in=Assessment.ACTIVE, closes_at__gt=now, closes_at__lte=horizon
-            ).order_by("closes_at")
-        ),
-        "missed": list(
-            mine.filter(status=Assessment.Status.MISSED, missed_reason="").order_by("closes_at")
-        ),
+        "opening": list(mine.opening_within(now, DIGEST_DAYS).order_by("opens_at")),
+        "closing": list(mine.closing_within(now, DIGEST_DAYS).order_by("closes_at")),
+        "missed": list(mine.missing_reason().order_by("closes_at")),
     }
 
 

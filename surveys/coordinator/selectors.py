@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 
 from surveys.models import Assessment, Participant, Site, Visit
+from surveys.models.assessment import (
+    OVERDUE_DAYS,
+    answerable_q,
+    missing_reason_q,
+    opening_within_q,
+    overdue_q,
+)
 
 S = Assessment.Status
 UPCOMING_DAYS = 30
 
 WORKLIST_VIEWS = {
     "open": "Open now",
-    "overdue": "Overdue (last 7 days of the window)",
+    "overdue": f"Overdue (last {OVERDUE_DAYS} days of the window)",
     "missed": "Missed without a reason",
     "upcoming": f"Opening in the next {UPCOMING_DAYS} days",
     "all": "All assessments",
@@ -60,21 +67,13 @@ def worklist(
         "participant__site", "participant__arm", "visit"
     )
     if view == "open":
-        qs = qs.filter(status__in=Assessment.ACTIVE, closes_at__gt=now)
+        qs = qs.answerable(now)
     elif view == "overdue":
-        qs = qs.filter(
-            status__in=Assessment.ACTIVE,
-            closes_at__gt=now,
-            closes_at__lte=now + dt.timedelta(days=7),
-        )
+        qs = qs.overdue(now)
     elif view == "missed":
-        qs = qs.filter(status=S.MISSED, missed_reason="")
+        qs = qs.missing_reason()
     elif view == "upcoming":
-        qs = qs.filter(
-            status=S.SCHEDULED,
-            opens_at__gt=now,
-            opens_at__lte=now + dt.timedelta(days=UPCOMING_DAYS),
-        )
+        qs = qs.opening_within(now, UPCOMING_DAYS)
     if site:
         qs = qs.filter(participant__site__code=site)
     if visit:
@@ -88,19 +87,11 @@ def worklist(
 
 def worklist_counts(*, sites: QuerySet[Site], now: dt.datetime) -> dict[str, int]:
     """How many rows each worklist tab holds (one query)."""
-    active = Q(status__in=Assessment.ACTIVE, closes_at__gt=now)
     return Assessment.objects.filter(participant__site__in=sites).aggregate(
-        open=Count("pk", filter=active),
-        overdue=Count("pk", filter=active & Q(closes_at__lte=now + dt.timedelta(days=7))),
-        missed=Count("pk", filter=Q(status=S.MISSED, missed_reason="")),
-        upcoming=Count(
-            "pk",
-            filter=Q(
-                status=S.SCHEDULED,
-                opens_at__gt=now,
-                opens_at__lte=now + dt.timedelta(days=UPCOMING_DAYS),
-            ),
-        ),
+        open=Count("pk", filter=answerable_q(now)),
+        overdue=Count("pk", filter=overdue_q(now)),
+        missed=Count("pk", filter=missing_reason_q()),
+        upcoming=Count("pk", filter=opening_within_q(now, UPCOMING_DAYS)),
         all=Count("pk"),
     )
 

@@ -1,8 +1,14 @@
 """Assessments (participant × visit), their answers and scores.
 
-The status rules are small pure methods that take the clock as an
-argument (``due_transition(now)``, ``is_overdue(now)``); the only code that
-changes a status is ``surveys.trial.transitions.assessment_transition``.
+Each status rule is written once in Python and once in SQL, side by side,
+from the same constants: a pure method of :class:`Assessment` that takes the
+clock as an argument (``due_transition(now)``, ``is_answerable(now)``,
+``is_overdue(now)``, ``needs_missed_reason``) and the matching ``Q`` builder
+and :class:`AssessmentQuerySet` method (``due(to_status, now)``,
+``answerable(now)``, ``overdue(now)``, ``missing_reason()``).
+``tests/trial/test_status_rules.py`` runs its labelled rows through both. The
+only code that changes a status is
+``surveys.trial.transitions.assessment_transition``.
 """
 
 from __future__ import annotations
@@ -11,8 +17,72 @@ import datetime as dt
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
+#: An open assessment is overdue in the last this-many days of its window.
 OVERDUE_DAYS = 7
+
+
+# --- status rules as SQL (each mirrors a pure method of Assessment) ----------------------
+
+
+def answerable_q(now: dt.datetime) -> Q:
+    """:meth:`Assessment.is_answerable`: open or in progress, and the window not closed."""
+    return Q(status__in=Assessment.ACTIVE, closes_at__gt=now)
+
+
+def closing_within_q(now: dt.datetime, days: int) -> Q:
+    """:meth:`Assessment.closes_within`: answerable, and the window closes within *days*."""
+    return answerable_q(now) & Q(closes_at__lte=now + dt.timedelta(days=days))
+
+
+def overdue_q(now: dt.datetime) -> Q:
+    """:meth:`Assessment.is_overdue`: answerable, in the last OVERDUE_DAYS of the window."""
+    return closing_within_q(now, OVERDUE_DAYS)
+
+
+def opening_within_q(now: dt.datetime, days: int) -> Q:
+    """:meth:`Assessment.opens_within`: scheduled, and the window opens within *days*."""
+    return Q(
+        status=Assessment.Status.SCHEDULED,
+        opens_at__gt=now,
+        opens_at__lte=now + dt.timedelta(days=days),
+    )
+
+
+def due_q(to_status: str, now: dt.datetime) -> Q:
+    """:meth:`Assessment.due_transition` ``== to_status``: what the clock makes due."""
+    S = Assessment.Status
+    if to_status == S.MISSED:
+        return Q(status__in=Assessment.UNFINISHED, closes_at__lte=now)
+    if to_status == S.OPEN:
+        return Q(status=S.SCHEDULED, opens_at__lte=now, closes_at__gt=now)
+    return Q(pk__in=[])  # the clock moves an assessment to no other status
+
+
+def missing_reason_q() -> Q:
+    """:attr:`Assessment.needs_missed_reason`: missed, and no reason recorded yet."""
+    return Q(status=Assessment.Status.MISSED, missed_reason="")
+
+
+class AssessmentQuerySet(models.QuerySet["Assessment"]):
+    def answerable(self, now: dt.datetime) -> AssessmentQuerySet:
+        return self.filter(answerable_q(now))
+
+    def overdue(self, now: dt.datetime) -> AssessmentQuerySet:
+        return self.filter(overdue_q(now))
+
+    def closing_within(self, now: dt.datetime, days: int) -> AssessmentQuerySet:
+        return self.filter(closing_within_q(now, days))
+
+    def opening_within(self, now: dt.datetime, days: int) -> AssessmentQuerySet:
+        return self.filter(opening_within_q(now, days))
+
+    def due(self, to_status: str, now: dt.datetime) -> AssessmentQuerySet:
+        return self.filter(due_q(to_status, now))
+
+    def missing_reason(self) -> AssessmentQuerySet:
+        return self.filter(missing_reason_q())
 
 
 class Assessment(models.Model):
@@ -70,6 +140,8 @@ class Assessment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = AssessmentQuerySet.as_manager()
+
     class Meta:
         ordering = ["participant", "visit__number"]
         constraints = [
@@ -93,7 +165,7 @@ class Assessment(models.Model):
     def __str__(self) -> str:
         return f"{self.participant_id}/{self.visit_id} {self.status}"
 
-    # --- status rules (pure, clock as argument) -------------------------------------------
+    # --- status rules (pure, clock as argument; the SQL forms are above) ------------------
 
     def due_transition(self, now: dt.datetime) -> str | None:
         """The status the clock says this assessment should move to, if any."""
@@ -106,11 +178,19 @@ class Assessment(models.Model):
             return self.Status.MISSED
         return None
 
+    def is_answerable(self, now: dt.datetime) -> bool:
+        return self.status in self.ACTIVE and now < self.closes_at
+
+    def closes_within(self, now: dt.datetime, days: int) -> bool:
+        return self.is_answerable(now) and self.closes_at <= now + dt.timedelta(days=days)
+
     def is_overdue(self, now: dt.datetime) -> bool:
-        """Open and inside the last 7 days of its window."""
-        return (
-            self.status in self.ACTIVE
-            and self.closes_at - dt.timedelta(days=OVERDUE_DAYS) <= now < self.closes_at
+        """Open and inside the last OVERDUE_DAYS days of its window."""
+        return self.closes_within(now, OVERDUE_DAYS)
+
+    def opens_within(self, now: dt.datetime, days: int) -> bool:
+        return self.status == self.Status.SCHEDULED and now < self.opens_at <= now + dt.timedelta(
+            days=days
         )
 
     def status_when_off_study(self, off_study_on: dt.date) -> str | None:
@@ -128,9 +208,6 @@ class Assessment(models.Model):
         if self.status not in self.UNFINISHED:
             return None
         return self.Status.NOT_EXPECTED if closed_after_leaving else self.Status.MISSED
-
-    def is_answerable(self, now: dt.datetime) -> bool:
-        return self.status in self.ACTIVE and now < self.closes_at
 
     @property
     def needs_missed_reason(self) -> bool:

@@ -13,6 +13,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 
 from surveys.models import Assessment, Site
+from surveys.models.assessment import answerable_q, missing_reason_q
 
 S = Assessment.Status
 
@@ -86,7 +87,7 @@ def compliance_table(
             missed_or_closed=Count(
                 "pk", filter=Q(status=S.MISSED) | (Q(status__in=Assessment.ACTIVE) & closed)
             ),
-            still_open=Count("pk", filter=Q(status__in=Assessment.ACTIVE) & ~closed),
+            still_open=Count("pk", filter=answerable_q(now)),
             not_expected=Count("pk", filter=Q(status=S.NOT_EXPECTED)),
             **{
                 f"missed_{reason}": Count("pk", filter=Q(status=S.MISSED, missed_reason=reason))
@@ -94,8 +95,7 @@ def compliance_table(
             },
             missed_unrecorded=Count(
                 "pk",
-                filter=Q(status=S.MISSED, missed_reason="")
-                | (Q(status__in=Assessment.ACTIVE) & closed),
+                filter=missing_reason_q() | (Q(status__in=Assessment.ACTIVE) & closed),
             ),
         )
         .order_by("visit_number", "group")

@@ -13,25 +13,25 @@ from django.db import transaction
 from django.db.models import Q
 
 from surveys.models import Assessment
+from surveys.models.assessment import due_q
 from surveys.trial import transitions
 
 S = Assessment.Status
 SWEEP_ACTOR = "system:sweep"
 BATCH_SIZE = 2000
 
-# (count key, from status, to status, which rows are due at `now`)
-_STEPS: tuple[tuple[str, str, str, str], ...] = (
-    ("missed", S.SCHEDULED, S.MISSED, "closed"),
-    ("opened", S.SCHEDULED, S.OPEN, "opened"),
-    ("missed", S.OPEN, S.MISSED, "closed"),
-    ("missed", S.IN_PROGRESS, S.MISSED, "closed"),
+# (count key, from status, to status): one compare-and-set per from-status
+_STEPS: tuple[tuple[str, str, str], ...] = (
+    ("missed", S.SCHEDULED, S.MISSED),
+    ("opened", S.SCHEDULED, S.OPEN),
+    ("missed", S.OPEN, S.MISSED),
+    ("missed", S.IN_PROGRESS, S.MISSED),
 )
 
 
-def _due(from_status: str, when: str, now: dt.datetime) -> Q:
-    if when == "closed":
-        return Q(status=from_status, closes_at__lte=now)
-    return Q(status=from_status, opens_at__lte=now, closes_at__gt=now)
+def _due(from_status: str, to_status: str, now: dt.datetime) -> Q:
+    """Rows in *from_status* that the clock moves to *to_status* (``due_transition``)."""
+    return due_q(to_status, now) & Q(status=from_status)
 
 
 def _sweep_step(from_status: str, to_status: str, due: Q, now: dt.datetime) -> int:
@@ -74,6 +74,6 @@ def _sweep_step(from_status: str, to_status: str, due: Q, now: dt.datetime) -> i
 def sweep_assessments(*, now: dt.datetime) -> dict[str, int]:
     """Apply every transition the clock makes due at *now*; return counts."""
     counts = {"opened": 0, "missed": 0}
-    for key, from_status, to_status, when in _STEPS:
-        counts[key] += _sweep_step(from_status, to_status, _due(from_status, when, now), now)
+    for key, from_status, to_status in _STEPS:
+        counts[key] += _sweep_step(from_status, to_status, _due(from_status, to_status, now), now)
     return counts

@@ -1,4 +1,9 @@
-"""The status rules as pure model methods, with the clock as an argument."""
+"""The status rules: pure model methods (the clock as an argument) and their SQL twins.
+
+Every labelled row below is checked against the pure method, and the parity
+tests run the same rows through the ``AssessmentQuerySet`` methods on a real
+row in PostgreSQL: the two forms of each rule must give the same answer.
+"""
 
 from __future__ import annotations
 
@@ -24,22 +29,22 @@ def assessment(status: str) -> Assessment:
     )
 
 
-@pytest.mark.parametrize(
-    ("status", "now", "expected"),
-    [
-        (S.SCHEDULED, OPENS - SECOND, None),
-        (S.SCHEDULED, OPENS, S.OPEN),
-        (S.SCHEDULED, CLOSES - SECOND, S.OPEN),
-        (S.SCHEDULED, CLOSES, S.MISSED),
-        (S.OPEN, CLOSES - SECOND, None),
-        (S.OPEN, CLOSES, S.MISSED),
-        (S.IN_PROGRESS, CLOSES - SECOND, None),
-        (S.IN_PROGRESS, CLOSES + dt.timedelta(days=3), S.MISSED),
-        (S.COMPLETED, CLOSES + dt.timedelta(days=3), None),
-        (S.MISSED, CLOSES + dt.timedelta(days=3), None),
-        (S.NOT_EXPECTED, CLOSES + dt.timedelta(days=3), None),
-    ],
-)
+DUE_CASES = [
+    (S.SCHEDULED, OPENS - SECOND, None),
+    (S.SCHEDULED, OPENS, S.OPEN),
+    (S.SCHEDULED, CLOSES - SECOND, S.OPEN),
+    (S.SCHEDULED, CLOSES, S.MISSED),
+    (S.OPEN, CLOSES - SECOND, None),
+    (S.OPEN, CLOSES, S.MISSED),
+    (S.IN_PROGRESS, CLOSES - SECOND, None),
+    (S.IN_PROGRESS, CLOSES + dt.timedelta(days=3), S.MISSED),
+    (S.COMPLETED, CLOSES + dt.timedelta(days=3), None),
+    (S.MISSED, CLOSES + dt.timedelta(days=3), None),
+    (S.NOT_EXPECTED, CLOSES + dt.timedelta(days=3), None),
+]
+
+
+@pytest.mark.parametrize(("status", "now", "expected"), DUE_CASES)
 def test_due_transition(status, now, expected):
     assert assessment(status).due_transition(now) == expected
 
@@ -50,17 +55,17 @@ def test_it_is_missed_only_after_the_window_closes():
     assert a.due_transition(CLOSES) == S.MISSED
 
 
-@pytest.mark.parametrize(
-    ("status", "now", "expected"),
-    [
-        (S.OPEN, CLOSES - dt.timedelta(days=7) - SECOND, False),
-        (S.OPEN, CLOSES - dt.timedelta(days=7), True),
-        (S.IN_PROGRESS, CLOSES - SECOND, True),
-        (S.OPEN, CLOSES, False),
-        (S.SCHEDULED, CLOSES - dt.timedelta(days=1), False),
-        (S.COMPLETED, CLOSES - dt.timedelta(days=1), False),
-    ],
-)
+OVERDUE_CASES = [
+    (S.OPEN, CLOSES - dt.timedelta(days=7) - SECOND, False),
+    (S.OPEN, CLOSES - dt.timedelta(days=7), True),
+    (S.IN_PROGRESS, CLOSES - SECOND, True),
+    (S.OPEN, CLOSES, False),
+    (S.SCHEDULED, CLOSES - dt.timedelta(days=1), False),
+    (S.COMPLETED, CLOSES - dt.timedelta(days=1), False),
+]
+
+
+@pytest.mark.parametrize(("status", "now", "expected"), OVERDUE_CASES)
 def test_overdue_is_the_last_seven_days_of_an_open_window(status, now, expected):
     assert assessment(status).is_overdue(now) is expected
 
@@ -86,3 +91,109 @@ def test_overdue_is_the_last_seven_days_of_an_open_window(status, now, expected)
 )
 def test_status_when_going_off_study(label, status, off_study_on, expected):
     assert assessment(status).status_when_off_study(off_study_on) == expected, label
+
+
+ANSWERABLE_CASES = [
+    (S.SCHEDULED, OPENS + SECOND, False),  # due to open, but not opened yet
+    (S.OPEN, OPENS, True),
+    (S.IN_PROGRESS, CLOSES - SECOND, True),
+    (S.OPEN, CLOSES, False),  # the window has closed, even before the sweep
+    (S.COMPLETED, CLOSES - SECOND, False),
+    (S.MISSED, CLOSES - SECOND, False),
+]
+
+
+@pytest.mark.parametrize(("status", "now", "expected"), ANSWERABLE_CASES)
+def test_answerable_means_open_or_in_progress_inside_the_window(status, now, expected):
+    assert assessment(status).is_answerable(now) is expected
+
+
+# (status, now, days, expected)
+OPENS_WITHIN_CASES = [
+    (S.SCHEDULED, OPENS - dt.timedelta(days=7), 7, True),
+    (S.SCHEDULED, OPENS - dt.timedelta(days=7) - SECOND, 7, False),
+    (S.SCHEDULED, OPENS, 7, False),  # opening now is open, not upcoming
+    (S.OPEN, OPENS - SECOND, 7, False),
+]
+CLOSES_WITHIN_CASES = [
+    (S.OPEN, CLOSES - dt.timedelta(days=7), 7, True),
+    (S.IN_PROGRESS, CLOSES - dt.timedelta(days=30), 30, True),
+    (S.OPEN, CLOSES - dt.timedelta(days=8), 7, False),
+    (S.OPEN, CLOSES, 7, False),
+    (S.SCHEDULED, CLOSES - SECOND, 7, False),
+]
+
+
+@pytest.mark.parametrize(("status", "now", "days", "expected"), OPENS_WITHIN_CASES)
+def test_opens_within(status, now, days, expected):
+    assert assessment(status).opens_within(now, days) is expected
+
+
+@pytest.mark.parametrize(("status", "now", "days", "expected"), CLOSES_WITHIN_CASES)
+def test_closes_within(status, now, days, expected):
+    assert assessment(status).closes_within(now, days) is expected
+
+
+MISSING_REASON_CASES = [
+    (S.MISSED, "", True),
+    (S.MISSED, "too_ill", False),
+    (S.OPEN, "", False),
+    (S.NOT_EXPECTED, "", False),
+]
+
+
+@pytest.mark.parametrize(("status", "reason", "expected"), MISSING_REASON_CASES)
+def test_a_missed_assessment_needs_a_reason_until_one_is_recorded(status, reason, expected):
+    a = assessment(status)
+    a.missed_reason = reason
+    assert a.needs_missed_reason is expected
+
+
+# --- parity: the SQL form of each rule gives the pure method's answer --------------------
+
+
+@pytest.fixture
+def stored(trial, site_a, utc_now):
+    """One real assessment row whose status and window each case overwrites."""
+    from tests.factories import randomize
+
+    participant = randomize(trial, site_a, randomized_on=dt.date(2026, 1, 5), now=utc_now)
+    row = participant.assessments.order_by("visit__number").first()
+
+    def set_to(status: str, missed_reason: str = "") -> Assessment:
+        Assessment.objects.filter(pk=row.pk).update(
+            status=status, opens_at=OPENS, closes_at=CLOSES, missed_reason=missed_reason
+        )
+        return Assessment.objects.filter(pk=row.pk)
+
+    return set_to
+
+
+@pytest.mark.django_db
+def test_due_in_sql_matches_due_transition(stored):
+    for status, now, expected in DUE_CASES:
+        rows = stored(status)
+        for to_status in S.values:
+            in_sql = rows.due(to_status, now).exists()
+            assert in_sql is (expected == to_status), (status, now, to_status)
+
+
+@pytest.mark.django_db
+def test_overdue_answerable_and_windows_in_sql_match_the_pure_methods(stored):
+    for status, now, expected in OVERDUE_CASES:
+        assert stored(status).overdue(now).exists() is expected, (status, now)
+        assert assessment(status).is_overdue(now) is expected
+    for status, now, expected in ANSWERABLE_CASES:
+        assert stored(status).answerable(now).exists() is expected, (status, now)
+    for status, now, days, expected in OPENS_WITHIN_CASES:
+        assert stored(status).opening_within(now, days).exists() is expected, (status, now)
+    for status, now, days, expected in CLOSES_WITHIN_CASES:
+        assert stored(status).closing_within(now, days).exists() is expected, (status, now)
+
+
+@pytest.mark.django_db
+def test_missing_reason_in_sql_matches_needs_missed_reason(stored):
+    for status, reason, expected in MISSING_REASON_CASES:
+        rows = stored(status, reason)
+        assert rows.missing_reason().exists() is expected, (status, reason)
+        assert rows.get().needs_missed_reason is expected
