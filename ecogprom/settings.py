@@ -206,7 +206,6 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"answers": "600/min"},
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ecogprom API",

@@ -10,7 +10,7 @@ import datetime as dt
 
 from django.db.models import Count, QuerySet
 
-from surveys.models import Assessment, Participant, Site, Visit
+from surveys.models import Assessment, Participant, Site
 from surveys.models.assessment import (
     OVERDUE_DAYS,
     answerable_q,
@@ -94,7 +94,3 @@ def worklist_counts(*, sites: QuerySet[Site], now: dt.datetime) -> dict[str, int
         upcoming=Count("pk", filter=opening_within_q(now, UPCOMING_DAYS)),
         all=Count("pk"),
     )
-
-
-def visits_for_sites(sites: QuerySet[Site]) -> QuerySet[Visit]:
-    return Visit.objects.filter(trial__participants__site__in=sites).distinct().order_by("number")

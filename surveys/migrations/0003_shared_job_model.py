@@ -33,4 +33,10 @@ class Migration(migrations.Migration):
             name='created_by',
             field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL),
         ),
+        # A kiosk session ends when submitted or taken back; nothing ever set "expired".
+        migrations.AlterField(
+            model_name='kiosksession',
+            name='end_reason',
+            field=models.CharField(blank=True, choices=[('submitted', 'Assessment submitted'), ('coordinator', 'Ended by the coordinator')], max_length=16),
+        ),
     ]

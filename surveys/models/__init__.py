@@ -1,6 +1,13 @@
 """ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit."""
 
-from surveys.models.assessment import SCORE_FIELDS, Assessment, Response, ResponseCorrection, Score
+from surveys.models.assessment import (
+    SCORE_CODES,
+    SCORE_FIELDS,
+    Assessment,
+    Response,
+    ResponseCorrection,
+    Score,
+)
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import InstrumentText, KioskSession
@@ -8,6 +15,7 @@ from surveys.models.trial import Arm, Participant, Site, Trial, Visit
 
 __all__ = [
     "FINISHED",
+    "SCORE_CODES",
     "SCORE_FIELDS",
     "Actor",
     "AnalysisRun",

@@ -19,6 +19,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from scoring.instruments import INSTRUMENTS
+
 #: An open assessment is overdue in the last this-many days of its window.
 OVERDUE_DAYS = 7
 
@@ -264,7 +266,11 @@ class ResponseCorrection(models.Model):
         return f"correction of {self.response_id} by {self.corrected_by_id}"
 
 
-SCORE_FIELDS = ("pwb", "swb", "ewb", "fwb", "bcs", "factg", "factb", "toi", "arm")
+#: The scores of a FACT-B+4 form, as ``scoring`` defines them (the subscales, FACT-G,
+#: FACT-B, TOI, then the arm subscale); :class:`Score` has a column for each (lower case)
+#: and its ``_n`` count.
+SCORE_CODES: tuple[str, ...] = tuple(score.code for score in INSTRUMENTS["FACT-B+4"].scores)
+SCORE_FIELDS: tuple[str, ...] = tuple(code.lower() for code in SCORE_CODES)
 
 
 class Score(models.Model):

@@ -12,7 +12,6 @@ class KioskSession(models.Model):
     class EndReason(models.TextChoices):
         SUBMITTED = "submitted", "Assessment submitted"
         COORDINATOR = "coordinator", "Ended by the coordinator"
-        EXPIRED = "expired", "Expired"
 
     token = models.CharField(max_length=64, unique=True)
     assessment = models.ForeignKey(

@@ -19,7 +19,7 @@ from surveys.statistician.analysis.runs import TABLES, results_table, run_again,
 from surveys.statistician.analysis.snapshot import from_bytes
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
-from surveys.statistician.exports.spec import SPECS
+from surveys.statistician.exports.kinds import KINDS
 from surveys.statistician.exports.writers import CONTENT_TYPES
 from surveys.statistician.forms import ExportForm, RunForm
 
@@ -55,7 +55,7 @@ class HomeView(StatisticianView):
             {
                 "exports": ExportJob.objects.select_related("created_by")[:RECENT],
                 "runs": AnalysisRun.objects.select_related("created_by")[:RECENT],
-                "specs": SPECS.values(),
+                "specs": [kind.spec for kind in KINDS.values()],
             },
         )
 
@@ -103,7 +103,7 @@ class ExportDetailView(StatisticianView):
             "statistician/export_detail.html",
             {
                 "job": job,
-                "spec": SPECS[job.kind],
+                "spec": KINDS[job.kind].spec,
                 "filters": ExportFilters.from_dict(job.filters).describe(),
                 "pending": job.is_pending,
             },

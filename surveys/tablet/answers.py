@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -23,6 +23,7 @@ from scoring.instruments import RESPONSE_VALUES
 from surveys import instrumentation
 from surveys.models import (
     SCORE_FIELDS,
+    Actor,
     Assessment,
     AuditEvent,
     Response,
@@ -86,7 +87,7 @@ def response_save(
     declined: bool = False,
     idempotency_key: str = "",
     now: dt.datetime,
-    actor: str = "kiosk",
+    actor: Actor = "kiosk",
     guard: Callable[[Assessment], None] | None = None,
 ) -> SaveResult:
     """Store one answer (insert or change), once. Raises AnswerRejected.
@@ -159,7 +160,7 @@ def assessment_submit(
     now: dt.datetime,
     page_seconds: dict[str, float] | None = None,
     assistance: str = "",
-    actor: str = "kiosk",
+    actor: Actor = "kiosk",
 ) -> tuple[Assessment, bool]:
     """Complete and score the assessment. Returns (assessment, completed_now).
 
@@ -208,7 +209,7 @@ def response_correct(
     value: int | None,
     declined: bool = False,
     reason: str,
-    actor: AbstractBaseUser,
+    actor: User,
     now: dt.datetime,
 ) -> ResponseCorrection:
     """Correct an answer of a completed assessment: keep the old value, require a reason."""

@@ -21,11 +21,11 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.contrib.auth.models import AbstractBaseUser, User
+from django.contrib.auth.models import User
 from django.db import transaction
 
 from surveys.accounts.roles import is_coordinator, visible_sites
-from surveys.models import Assessment, AuditEvent, KioskSession, actor_fields
+from surveys.models import Actor, Assessment, AuditEvent, KioskSession, actor_fields
 from surveys.tablet.answers import AnswerRejected, SaveResult, assessment_submit, response_save
 
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
@@ -62,7 +62,7 @@ def kiosk_get(token: str | None) -> KioskSession | None:
     )
 
 
-def _audit_end(session: KioskSession, *, now: dt.datetime, actor: Any, reason: str) -> None:
+def _audit_end(session: KioskSession, *, now: dt.datetime, actor: Actor, reason: str) -> None:
     AuditEvent.objects.create(
         at=now,
         action=AuditEvent.Action.KIOSK_END,
@@ -237,11 +237,12 @@ def kiosk_submit(*, token: str, now: dt.datetime) -> tuple[Assessment, bool]:
 def kiosk_lock_if_idle(session: KioskSession, *, now: dt.datetime) -> bool:
     """Lock a live session that has been idle too long; True when it is (now) locked."""
     if session.is_live and not session.locked and session.is_idle(now):
-        kiosk_lock(session, now=now)
+        kiosk_lock(session)
     return session.locked
 
 
-def kiosk_lock(session: KioskSession, *, now: dt.datetime) -> None:
+def kiosk_lock(session: KioskSession) -> None:
+    """Lock the tablet: the next page is the lock screen until the PIN is given."""
     KioskSession.objects.filter(pk=session.pk, ended_at__isnull=True).update(locked=True)
     session.locked = True
 
@@ -276,7 +277,7 @@ def kiosk_end(
     session: KioskSession,
     *,
     now: dt.datetime,
-    actor: AbstractBaseUser | str,
+    actor: Actor,
     reason: str = "ended by the coordinator",
 ) -> None:
     """End a live session (a coordinator took the tablet back). Answers stay saved."""

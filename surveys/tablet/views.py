@@ -25,7 +25,7 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from surveys.accounts.roles import CoordinatorRequiredMixin, visible_sites
-from surveys.models import Assessment, KioskSession
+from surveys.models import Actor, Assessment, KioskSession
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.forms import HandOffForm, PinForm
@@ -350,7 +350,7 @@ class LockView(KioskView):
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
         self.stop_page_clock(request)
-        kiosk_lock(self.kiosk, now=self.now)
+        kiosk_lock(self.kiosk)
         return redirect("tablet:locked")
 
 
@@ -451,7 +451,7 @@ class ExitView(KioskView):
         pin_form.add_error("pin", _("That PIN is not right."))
         return self.render_exit(request, pin_form=pin_form, status=400)
 
-    def release(self, request: HttpRequest, actor: Any) -> None:
+    def release(self, request: HttpRequest, actor: Actor) -> None:
         if self.kiosk.is_live:
             if not self.kiosk.locked:
                 self.stop_page_clock(request)

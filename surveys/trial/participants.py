@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from surveys.models import (
+    Actor,
     Arm,
     Assessment,
     AuditEvent,
@@ -43,7 +44,7 @@ def assessment_build(*, participant: Participant, visit: Visit) -> Assessment:
 
 
 def assessment_refresh(
-    *, assessment: Assessment, now: dt.datetime, actor: AbstractBaseUser | str = "system"
+    *, assessment: Assessment, now: dt.datetime, actor: Actor = "system"
 ) -> None:
     """Apply what the clock makes due for one assessment (the sweep does it in bulk)."""
     while (to_status := assessment.due_transition(now)) is not None:
@@ -63,7 +64,7 @@ def participant_randomize(
     arm: Arm,
     randomized_on: dt.date,
     language: str,
-    actor: AbstractBaseUser | str,
+    actor: Actor,
     now: dt.datetime,
 ) -> Participant:
     """Register a randomized participant and create one assessment per visit."""
@@ -101,7 +102,7 @@ def participant_go_off_study(
     off_study_on: dt.date,
     reason: str,
     note: str = "",
-    actor: AbstractBaseUser | str,
+    actor: Actor,
     now: dt.datetime,
 ) -> dict[str, int]:
     """Take her off study; unfinished assessments become not expected (or missed).
@@ -154,7 +155,7 @@ def assessment_record_missed_reason(
     assessment: Assessment,
     reason: str,
     text: str = "",
-    actor: AbstractBaseUser,
+    actor: User,
     now: dt.datetime,
 ) -> Assessment:
     """Record (or amend) why a missed assessment was missed; audited each time."""

@@ -11,15 +11,17 @@ import pyarrow.parquet as pq
 import pyreadstat
 import pytest
 
-from surveys.models import Score
+from scoring.instruments import INSTRUMENTS
+from surveys.models import SCORE_CODES, SCORE_FIELDS, ExportJob, Score
 from surveys.statistician.exports import (
-    SPECS,
     ExportFilters,
     build_dataset,
     codebook,
+    export_kind,
     write_dataset,
 )
 from surveys.statistician.exports.datasets import _study_day, codebook_context
+from surveys.statistician.exports.kinds import KINDS as EXPORT_KINDS
 
 pytestmark = pytest.mark.django_db
 
@@ -50,7 +52,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def read_back(path, fmt: str, kind: str) -> pd.DataFrame:
     if fmt == "csv":
-        text = {v.name: str for v in SPECS[kind].variables if v.type == "char"}
+        text = {v.name: str for v in export_kind(kind).spec.variables if v.type == "char"}
         return pd.read_csv(
             path, dtype=text, keep_default_na=False, na_values=[""], float_precision="round_trip"
         )
@@ -87,7 +89,7 @@ def test_study_days_count_randomization_as_day_one_and_skip_day_zero():
 def test_every_dataset_reads_back_from_csv_parquet_and_xpt(study, tmp_path, kind):
     frame = build_dataset(kind)
     assert len(frame) > 0
-    spec = SPECS[kind]
+    spec = export_kind(kind).spec
     for fmt in ("csv", "parquet", "xpt"):
         path = tmp_path / f"{kind}.{fmt}"
         write_dataset(frame, fmt, path, kind=kind)
@@ -266,3 +268,18 @@ def test_an_empty_selection_gives_empty_datasets_with_every_column(study, tmp_pa
         assert len(frame) == 0 and len(frame.columns) > 5
         for fmt in ("csv", "parquet", "xpt"):
             write_dataset(frame, fmt, tmp_path / f"{kind}.{fmt}", kind=kind)
+
+
+def test_the_export_kinds_are_listed_once_and_match_the_job_vocabulary():
+    assert tuple(EXPORT_KINDS) == KINDS == tuple(ExportJob.Kind.values)
+    for kind in KINDS:
+        assert export_kind(kind).code == kind
+    with pytest.raises(ValueError, match="unknown export kind"):
+        export_kind("nope")
+
+
+def test_the_score_columns_follow_scorings_definitions():
+    assert tuple(s.code for s in INSTRUMENTS["FACT-B+4"].scores) == SCORE_CODES
+    columns = {f.name for f in Score._meta.get_fields()}
+    for field in SCORE_FIELDS:
+        assert {field, f"{field}_n"} <= columns

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scoring.instruments import LR_ITEM_CODES
+from surveys.models import SCORE_CODES
 from surveys.statistician.exports.datasets import scored_wide
 from surveys.statistician.exports.filters import ExportFilters
-from surveys.statistician.exports.spec import SCORE_CODES
 
 KEY_COLUMNS = {
     "SUBJID": "participant_id",

@@ -7,19 +7,19 @@
   or in the request.
 """
 
-from surveys.statistician.exports.datasets import KINDS, build_dataset, codebook_context
+from surveys.statistician.exports.datasets import codebook_context
 from surveys.statistician.exports.filters import ExportFilters
-from surveys.statistician.exports.spec import SPECS
+from surveys.statistician.exports.kinds import KINDS, build_dataset, export_kind
 from surveys.statistician.exports.writers import FORMATS, codebook, write_codebook, write_dataset
 
 __all__ = [
     "FORMATS",
     "KINDS",
-    "SPECS",
     "ExportFilters",
     "build_dataset",
     "codebook",
     "codebook_context",
+    "export_kind",
     "write_codebook",
     "write_dataset",
 ]

@@ -18,7 +18,7 @@ import pandas as pd
 
 from scoring.instruments import ITEMS, LR_ITEM_CODES, RESPONSE_SCALE, get_score
 from surveys import instrumentation
-from surveys.models import Arm, Assessment, Site, Trial, Visit
+from surveys.models import SCORE_CODES, Arm, Assessment, Site, Trial, Visit
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.queries import (
     completed_query,
@@ -31,15 +31,12 @@ from surveys.statistician.exports.spec import (
     ADQS_SPEC,
     ITEMS_SPEC,
     QS_SPEC,
-    SCORE_CODES,
     SCORED_SPEC,
-    SPECS,
     Context,
     DatasetSpec,
     short,
 )
 
-KINDS = tuple(SPECS)
 ARM_INSTRUMENT = "FACT-B+4"
 LR_INSTRUMENT = "E2108-LR"
 NOT_DONE = "NOT DONE"
@@ -490,24 +487,3 @@ def adqs(filters: ExportFilters) -> pd.DataFrame:
         frame = frame.loc[frame["visitcd"].isin(filters.visits).to_numpy()]
     frame = frame.sort_values(["USUBJID", "PARAMN", "AVISITN"], kind="stable")
     return _ordered(ADQS_SPEC, dict(frame.items()), frame.index)
-
-
-# --------------------------------------------------------------------------- dispatch
-
-BUILDERS: Mapping[str, Callable[[ExportFilters], pd.DataFrame]] = {
-    "items": items_long,
-    "scored": scored_wide,
-    "sdtm_qs": sdtm_qs,
-    "adqs": adqs,
-}
-
-
-def build_dataset(
-    kind: str, filters: ExportFilters | Mapping[str, Any] | None = None
-) -> pd.DataFrame:
-    """The dataset *kind* (``items``, ``scored``, ``sdtm_qs``, ``adqs``) for *filters*."""
-    if kind not in BUILDERS:
-        raise ValueError(f"unknown export kind {kind!r}; choose one of {', '.join(BUILDERS)}")
-    if not isinstance(filters, ExportFilters):
-        filters = ExportFilters.from_dict(filters)
-    return BUILDERS[kind](filters)

@@ -23,9 +23,9 @@ from surveys.jobs.claims import Outcome
 from surveys.jobs.dispatch import enqueue
 from surveys.jobs.runner import Done, execute
 from surveys.models import Assessment, ExportJob
-from surveys.statistician.exports.datasets import build_dataset, codebook_context
+from surveys.statistician.exports.datasets import codebook_context
 from surveys.statistician.exports.filters import ExportFilters
-from surveys.statistician.exports.spec import SPECS
+from surveys.statistician.exports.kinds import KINDS, build_dataset
 from surveys.statistician.exports.writers import (
     EXTENSIONS,
     FORMATS,
@@ -36,15 +36,13 @@ from surveys.statistician.exports.writers import (
 
 #: Exports up to this many output rows are built in the request; larger ones by a worker.
 SYNC_ROW_LIMIT = 60_000
-#: Output rows per completed assessment, by kind (items: every item of the E2108 form).
-ROWS_PER_FORM = {"items": 46, "sdtm_qs": 46, "adqs": 17, "scored": 1}
 
 
 def export_create(
     *, user: Any, kind: str, fmt: str, filters: Mapping[str, Any] | None = None
 ) -> ExportJob:
     """Validate and record an export request (queued). Raises ``ValidationError``."""
-    if kind not in SPECS:
+    if kind not in KINDS:
         raise ValidationError({"kind": f"unknown export kind {kind!r}"})
     if fmt not in FORMATS:
         raise ValidationError({"format": f"unknown format {fmt!r}"})
@@ -71,7 +69,7 @@ def estimated_rows(job: ExportJob) -> int:
     forms = qs.count()
     if job.kind == "sdtm_qs":
         forms += Assessment.objects.filter(status=Assessment.Status.MISSED).count()
-    return forms * ROWS_PER_FORM.get(job.kind, 46)
+    return forms * KINDS[job.kind].rows_per_form
 
 
 def export_start(job: ExportJob) -> bool:
@@ -85,7 +83,7 @@ def export_start(job: ExportJob) -> bool:
 
 def file_name(job: ExportJob, *, codebook_file: bool = False) -> str:
     """What a download of the job's file (or codebook) is called."""
-    stem = f"{SPECS[job.kind].name.lower()}_{job.pk}"
+    stem = f"{KINDS[job.kind].spec.name.lower()}_{job.pk}"
     if codebook_file:
         return f"{stem}_codebook.csv"
     return f"{stem}.{EXTENSIONS[job.format]}"

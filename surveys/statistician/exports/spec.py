@@ -1,7 +1,8 @@
 """Every export's variables: name, label, type, allowed values and derivation.
 
 One list per dataset drives the column order, the XPT labels and the
-codebook, so the three cannot disagree. Names are at most 8 characters and
+codebook, so the three cannot disagree; :mod:`~surveys.statistician.exports.kinds`
+pairs each spec with its export kind and builder. Names are at most 8 characters and
 labels at most 40 (SAS transport v5), in every format.
 """
 
@@ -14,11 +15,11 @@ from typing import Literal
 
 from scoring.facit import SCORING_VERSION
 from scoring.instruments import ITEMS, LR_ITEM_CODES, RESPONSE_SCALE, get_score
+from surveys.models import SCORE_CODES
 
 VarType = Literal["char", "num"]
 _SAS_NAME = re.compile(r"[A-Z][A-Z0-9_]{0,7}")
 
-SCORE_CODES: tuple[str, ...] = ("PWB", "SWB", "EWB", "FWB", "BCS", "FACTG", "FACTB", "TOI", "ARM")
 RESPONSES = "; ".join(f"{o.value} = {o.label_en}" for o in RESPONSE_SCALE)
 NOT_DATES = (
     "Exports carry study days, not calendar dates, unless the export was made "
@@ -47,7 +48,6 @@ class Var:
 
 @dataclass(frozen=True)
 class DatasetSpec:
-    kind: str
     name: str  # the XPT member name (at most 8 characters)
     label: str  # the XPT dataset label (at most 40 characters)
     description: str
@@ -57,7 +57,7 @@ class DatasetSpec:
         for v in self.variables:
             if v.name == name:
                 return v
-        raise KeyError(f"{self.kind} has no variable {name}")
+        raise KeyError(f"{self.name} has no variable {name}")
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,6 @@ _INSTVER = Var(
 _LANG = Var("LANG", "Language of the form", "char", "en; es", "Language the form was shown in.")
 
 ITEMS_SPEC = DatasetSpec(
-    kind="items",
     name="ITEMS",
     label="Item-level responses (long)",
     description=(
@@ -255,7 +254,7 @@ ITEMS_SPEC = DatasetSpec(
             "Item score (reversed where keyed)",
             "num",
             "0 to 4; higher = better for FACIT items; blank = missing",
-            "4 - VALUE for reverse-keyed items, VALUE otherwise (FACTB.md key).",
+            "4 - VALUE for reverse-keyed items, VALUE otherwise (the FACIT scoring key).",
         ),
         Var(
             "SAVEDY",
@@ -275,7 +274,6 @@ ITEMS_SPEC = DatasetSpec(
 )
 
 SCORED_SPEC = DatasetSpec(
-    kind="scored",
     name="SCORED",
     label="FACT-B scores (wide)",
     description=(
@@ -360,7 +358,6 @@ SCORED_SPEC = DatasetSpec(
 )
 
 QS_SPEC = DatasetSpec(
-    kind="sdtm_qs",
     name="QS",
     label="Questionnaires",
     description=(
@@ -457,7 +454,6 @@ QS_SPEC = DatasetSpec(
 )
 
 ADQS_SPEC = DatasetSpec(
-    kind="adqs",
     name="ADQS",
     label="Questionnaire analysis dataset",
     description=(
@@ -516,7 +512,3 @@ ADQS_SPEC = DatasetSpec(
         Var("SCORVER", "Scoring version", "char", SCORING_VERSION, "scoring/ version."),
     ),
 )
-
-SPECS: Mapping[str, DatasetSpec] = {
-    spec.kind: spec for spec in (ITEMS_SPEC, SCORED_SPEC, QS_SPEC, ADQS_SPEC)
-}

@@ -18,7 +18,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
 
-from surveys.statistician.exports.spec import SPECS, Context, DatasetSpec
+from surveys.statistician.exports.kinds import export_kind
+from surveys.statistician.exports.spec import Context, DatasetSpec
 
 Format = Literal["csv", "parquet", "xpt"]
 FORMATS: tuple[str, ...] = ("csv", "parquet", "xpt")
@@ -33,7 +34,7 @@ CODEBOOK_COLUMNS = ("dataset", "variable", "label", "type", "allowed_values", "d
 
 def codebook(kind: str, frame: pd.DataFrame, context: Context | None = None) -> pd.DataFrame:
     """The data dictionary of *frame*: one row per column, in column order."""
-    spec = SPECS[kind]
+    spec = export_kind(kind).spec
     context = context or Context()
     rows = []
     for name in frame.columns:
@@ -116,7 +117,7 @@ def write_xpt(frame: pd.DataFrame, path: Path, spec: DatasetSpec) -> None:
 
 def write_dataset(frame: pd.DataFrame, fmt: str, path: Path | str, *, kind: str) -> None:
     """Write *frame* (a dataset of *kind*) as *fmt* to *path*."""
-    spec = SPECS[kind]
+    spec = export_kind(kind).spec
     path = Path(path)
     if fmt == "csv":
         write_csv(frame, path, spec)
