@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@bash deploy/demo.sh
 
-# Make sure PostgreSQL and Redis answer; start them (DESIGN.md) when not.
+# Make sure PostgreSQL and Redis answer; start them when not (.ci/services.sh).
 services:
 	@bash .ci/services.sh
 
@@ -38,6 +38,8 @@ browser:
 
 test: install services browser
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy scoring surveys ecogprom
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false \
 	  $(BIN)/python manage.py makemigrations --check --dry-run
 	DATABASE_URL=$(PG_URL) CELERY_BROKER_URL=$(TEST_REDIS_URL) SECRET_KEY=test-only DEBUG=false SECURE_SSL_REDIRECT=false SECURE_COOKIES=false STATIC_MANIFEST=false \
@@ -45,8 +47,8 @@ test: install services browser
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check scoring || true
-	DEBUG=true $(BIN)/mypy scoring
+	$(BIN)/ruff format --check .
+	DEBUG=true $(BIN)/mypy scoring surveys ecogprom
 	@# pip-audit: the installed dependencies (not the editable ecogprom itself) against the
 	@# PyPI vulnerability data, only when the registry answers within 5 s.
 	@if $(BIN)/python -c "import urllib.request as u; u.urlopen('https://pypi.org/pypi/pip/json', timeout=5)" \

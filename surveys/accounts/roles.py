@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.mixins import AccessMixin
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
@@ -30,6 +31,13 @@ def has_group(user: Any, name: str) -> bool:
         cache = set(user.groups.values_list("name", flat=True))
         user._ecogprom_groups = cache
     return name in cache
+
+
+def signed_in(user: object) -> User:
+    """The logged-in user behind a request (views that need one are behind a login check)."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        raise PermissionDenied("log in first")
+    return user
 
 
 def is_coordinator(user: Any) -> bool:

@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response as ApiResponse
 from rest_framework.serializers import BaseSerializer
 
-from surveys.accounts.roles import visible_sites
+from surveys.accounts.roles import signed_in, visible_sites
 from surveys.api import filters as api_filters
 from surveys.api.permissions import StatisticianPermission, TrialDataPermission
 from surveys.api.serializers import (
@@ -111,7 +111,7 @@ class AssessmentViewSet(SiteScopedViewSet):
                 assessment=assessment,
                 reason=payload.validated_data["missed_reason"],
                 text=payload.validated_data["missed_reason_text"],
-                actor=request.user,
+                actor=signed_in(request.user),
                 now=timezone.now(),
             )
         except DjangoValidationError as exc:

@@ -6,6 +6,7 @@ import datetime as dt
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
@@ -15,7 +16,7 @@ from surveys.models import Assessment
 DIGEST_DAYS = 7
 
 
-def digest_for(user: object, *, now: dt.datetime) -> dict[str, list[Assessment]]:
+def digest_for(user: User, *, now: dt.datetime) -> dict[str, list[Assessment]]:
     """Assessments at *user*'s sites opening or closing within the next week."""
     mine = Assessment.objects.filter(participant__site__coordinators=user).select_related(
         "participant__site", "visit"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -43,8 +43,8 @@ class RandomizeForm(forms.Form):
     def __init__(self, *args: Any, trial: Trial, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.trial = trial
-        self.fields["site"].queryset = sites
-        self.fields["arm"].queryset = trial.arms.all()
+        cast(forms.ModelChoiceField, self.fields["site"]).queryset = sites
+        cast(forms.ModelChoiceField, self.fields["arm"]).queryset = trial.arms.all()
 
     def clean_study_id(self) -> str:
         study_id = self.cleaned_data["study_id"].strip()

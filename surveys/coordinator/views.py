@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
-from surveys.accounts.roles import CoordinatorRequiredMixin, visible_sites
+from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.coordinator import selectors
 from surveys.coordinator.forms import MissedReasonForm, OffStudyForm, RandomizeForm
 from surveys.models import Arm, Assessment, AuditEvent, Participant, Site, Trial, Visit
@@ -197,7 +197,7 @@ class MissedReasonView(CoordinatorView):
                     assessment=assessment,
                     reason=form.cleaned_data["reason"],
                     text=form.cleaned_data["text"],
-                    actor=request.user,
+                    actor=signed_in(request.user),
                     now=timezone.now(),
                 )
             except ValidationError as exc:

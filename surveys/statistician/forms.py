@@ -12,6 +12,12 @@ from surveys.models import Arm, ExportJob, Site, Visit
 from surveys.statistician.analysis.parameters import PAPER_MEASURES
 
 
+def _choice_field(form: forms.Form, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 def _visit_choices() -> list[tuple[str, str]]:
     return list(Visit.objects.order_by("number").values_list("code", "label").distinct())
 
@@ -46,9 +52,9 @@ class ExportForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["visits"].choices = _visit_choices()
-        self.fields["sites"].choices = list(Site.objects.values_list("code", "code"))
-        self.fields["arms"].choices = [
+        _choice_field(self, "visits").choices = _visit_choices()
+        _choice_field(self, "sites").choices = list(Site.objects.values_list("code", "code"))
+        _choice_field(self, "arms").choices = [
             (code, f"{code}: {label}")
             for code, label in Arm.objects.order_by("code").values_list("code", "label").distinct()
         ]
@@ -93,11 +99,11 @@ class RunForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         measures = _measure_choices()
-        self.fields["measures"].choices = measures
-        self.fields["plot_measure"].choices = measures
-        self.fields["sites"].choices = list(Site.objects.values_list("code", "code"))
+        _choice_field(self, "measures").choices = measures
+        _choice_field(self, "plot_measure").choices = measures
+        _choice_field(self, "sites").choices = list(Site.objects.values_list("code", "code"))
         visits = _visit_choices()
-        self.fields["baseline"].choices = visits
+        _choice_field(self, "baseline").choices = visits
         baseline = Visit.objects.filter(is_baseline=True).order_by("number").first()
         self.fields["baseline"].initial = baseline.code if baseline else "baseline"
 

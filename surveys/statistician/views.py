@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models.fields.files import FieldFile
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
@@ -193,7 +193,7 @@ class RunFileView(StatisticianView):
         "snapshot.parquet": ("snapshot", CONTENT_TYPES["parquet"]),
     }
 
-    def get(self, request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    def get(self, request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
         run = get_object_or_404(AnalysisRun, pk=pk, status=JobStatus.SUCCEEDED)
         if name == "snapshot.csv":
             if not run.snapshot:
@@ -213,7 +213,7 @@ class RunFileView(StatisticianView):
             raise Http404("no such file")
         field, content_type = self.FILES[name]
         inline = name.startswith("plot.") and request.GET.get("download") is None
-        response = _file_response(getattr(run, field), f"analysis_{run.pk}_{name}", content_type)
+        download = _file_response(getattr(run, field), f"analysis_{run.pk}_{name}", content_type)
         if inline:
-            response["Content-Disposition"] = "inline"
-        return response
+            download["Content-Disposition"] = "inline"
+        return download

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from surveys.accounts.roles import CoordinatorRequiredMixin, visible_sites
+from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.models import Actor, Assessment, KioskSession
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
@@ -100,7 +100,7 @@ class HandOffView(CoordinatorRequiredMixin, View):
         try:
             session = kiosk_start(
                 assessment_id=assessment.pk,
-                started_by=request.user,  # type: ignore[arg-type]
+                started_by=signed_in(request.user),
                 pin=form.cleaned_data["pin"],
                 assistance=form.cleaned_data["assistance"],
                 language=form.cleaned_data["language"],

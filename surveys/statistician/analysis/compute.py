@@ -56,7 +56,12 @@ def analyse(
     if not present:
         raise CompareInputError("none of the requested measures is in the data")
     timings: dict[str, float] = {}
-    common = {"id_col": ID, "arm_col": ARM, "visit_col": VISIT, "baseline": baseline}
+    common: dict[str, Any] = {
+        "id_col": ID,
+        "arm_col": ARM,
+        "visit_col": VISIT,
+        "baseline": baseline,
+    }
 
     t0 = time.perf_counter()
     comparisons = compare(snapshot, measures=list(present), **common)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
 
-ARM_STYLES = (
+ARM_STYLES: tuple[dict[str, Any], ...] = (
     {"color": "#0b4f8a", "marker": "o", "linestyle": "-"},
     {"color": "#a1142a", "marker": "s", "linestyle": "--"},
     {"color": "#1a6b35", "marker": "^", "linestyle": ":"},
@@ -61,7 +62,10 @@ def mean_by_visit_plot(
             label=label,
             **style,
         )
-    counts = {(str(r.visit), str(r.arm)): int(r.n) for r in rows.itertuples(index=False)}
+    counts = {
+        (str(visit), str(arm)): int(n)
+        for visit, arm, n in zip(rows["visit"], rows["arm"], rows["n"], strict=True)
+    }
     ticks = [
         label + "\n" + "  ".join(f"{arm}: n={counts.get((code, arm), 0)}" for arm in arms)
         for code, label in visits

@@ -297,7 +297,7 @@ def _qs_not_done(filters: ExportFilters) -> pd.DataFrame:
     reasons = dict(Assessment.MissedReason.choices)
     for rec in missed.itertuples(index=False):
         # One record per instrument; a trial has a handful of them.
-        cats = dict.fromkeys(cat for _, cat in _instrument_of(rec.instver).values())
+        cats = dict.fromkeys(cat for _, cat in _instrument_of(str(rec.instver)).values())
         for order, cat in enumerate(cats):
             rows.append(
                 {
@@ -309,7 +309,7 @@ def _qs_not_done(filters: ExportFilters) -> pd.DataFrame:
                     "QSTESTCD": "QSALL",
                     "QSTEST": "Questionnaire",
                     "QSCAT": cat,
-                    "QSREASND": reasons.get(rec.missed_reason, "NOT RECORDED").upper()
+                    "QSREASND": reasons.get(str(rec.missed_reason), "NOT RECORDED").upper()
                     if rec.missed_reason
                     else "NOT RECORDED",
                 }
@@ -486,4 +486,4 @@ def adqs(filters: ExportFilters) -> pd.DataFrame:
     if filters.visits:
         frame = frame.loc[frame["visitcd"].isin(filters.visits).to_numpy()]
     frame = frame.sort_values(["USUBJID", "PARAMN", "AVISITN"], kind="stable")
-    return _ordered(ADQS_SPEC, dict(frame.items()), frame.index)
+    return _ordered(ADQS_SPEC, {str(k): v for k, v in frame.items()}, frame.index)
