@@ -13,9 +13,9 @@ from ecogprom.celery import app
 from surveys.models import Job
 
 
-def send(task_name: str, job_id: int) -> None:
-    """Put one message for the task on the broker now."""
-    app.send_task(task_name, args=[job_id])
+def send(task_name: str, *args: int) -> str:
+    """Put one message for the task on the broker now; return the message id."""
+    return str(app.send_task(task_name, args=list(args)).id)
 
 
 def enqueue(job: Job) -> None:
@@ -25,4 +25,8 @@ def enqueue(job: Job) -> None:
     queued and :mod:`surveys.jobs.recovery` sends it again later).
     """
     task_name, job_id = job.task_name, job.pk
-    transaction.on_commit(lambda: send(task_name, job_id), robust=True)
+
+    def send_it() -> None:
+        send(task_name, job_id)
+
+    transaction.on_commit(send_it, robust=True)
