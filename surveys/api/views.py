@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse, Http404
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -43,19 +43,10 @@ from surveys.models import (
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
 from surveys.statistician.exports.writers import CONTENT_TYPES
+from surveys.statistician.files import stored_file_response
 from surveys.trial.participants import assessment_record_missed_reason
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
-
-
-def _file(field: Any, filename: str, content_type: str) -> FileResponse:
-    if not field:
-        raise Http404("no file")
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("the file is gone from storage") from None
-    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
 
 
 class SiteScopedViewSet(viewsets.ReadOnlyModelViewSet):
@@ -189,13 +180,13 @@ class ExportJobViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
-        return _file(job.file, file_name(job), CONTENT_TYPES[job.format])
+        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
 
     @extend_schema(summary="Download the export's codebook (CSV)", responses=BINARY)
     @action(detail=True, methods=["get"])
     def codebook(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
-        return _file(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
 
 
 @extend_schema_view(
@@ -232,7 +223,9 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def snapshot(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return _file(run.snapshot, f"analysis_{run.pk}_snapshot.parquet", CONTENT_TYPES["parquet"])
+        return stored_file_response(
+            run.snapshot, f"analysis_{run.pk}_snapshot.parquet", CONTENT_TYPES["parquet"]
+        )
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (PNG)",
@@ -241,7 +234,7 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-png")
     def plot_png(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return _file(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+        return stored_file_response(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (SVG)",
@@ -250,4 +243,4 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-svg")
     def plot_svg(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return _file(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")
+        return stored_file_response(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")

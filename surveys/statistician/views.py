@@ -7,7 +7,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
@@ -21,6 +20,7 @@ from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
 from surveys.statistician.exports.kinds import KINDS
 from surveys.statistician.exports.writers import CONTENT_TYPES
+from surveys.statistician.files import stored_file_response
 from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
@@ -28,16 +28,6 @@ RECENT = 25
 
 class StatisticianView(StatisticianRequiredMixin, View):
     pass
-
-
-def _file_response(field: FieldFile, filename: str, content_type: str) -> FileResponse:
-    if not field:
-        raise Http404("no file")
-    try:
-        handle = field.open("rb")
-    except FileNotFoundError:
-        raise Http404("the file is gone from storage") from None
-    return FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
 
 
 def _csv_response(frame: Any, filename: str) -> HttpResponse:
@@ -113,13 +103,13 @@ class ExportDetailView(StatisticianView):
 class ExportDownloadView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return _file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
 
 
 class ExportCodebookView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return _file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
 
 
 # --------------------------------------------------------------------------- analysis runs
@@ -213,7 +203,9 @@ class RunFileView(StatisticianView):
             raise Http404("no such file")
         field, content_type = self.FILES[name]
         inline = name.startswith("plot.") and request.GET.get("download") is None
-        download = _file_response(getattr(run, field), f"analysis_{run.pk}_{name}", content_type)
+        download = stored_file_response(
+            getattr(run, field), f"analysis_{run.pk}_{name}", content_type
+        )
         if inline:
             download["Content-Disposition"] = "inline"
         return download
