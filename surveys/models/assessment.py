@@ -150,7 +150,7 @@ class Assessment(models.Model):
             models.UniqueConstraint(fields=["participant", "visit"], name="assessment_unique"),
         ]
         indexes = [
-            # Sweeps look only at unfinished rows (healthchecks' alert_after pattern).
+            # Sweeps look only at unfinished rows: partial indexes on the instants they compare.
             models.Index(
                 fields=["opens_at"],
                 name="assessment_to_open",

@@ -144,3 +144,65 @@ def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
     graph = import_graph(tmp_path, ["pkg"])
     assert graph["pkg.sub.c"] == {"pkg.a"}
     assert find_cycles(graph) == [["pkg.a", "pkg.sub.b", "pkg.sub.c"]]
+
+
+# --- the rooms and what each may import (docs/architecture.md, "Who imports whom") -------
+
+ROOMS = (
+    "surveys.models",
+    "surveys.trial",
+    "surveys.accounts",
+    "surveys.jobs",
+    "surveys.tablet",
+    "surveys.coordinator",
+    "surveys.statistician",
+    "surveys.api",
+    "surveys.management",
+    "surveys.migrations",
+)
+BASE = {"scoring", "surveys.schedule", "surveys.instrumentation", "surveys.models"}
+MAY_IMPORT: dict[str, set[str]] = {
+    "scoring": set(),
+    "surveys.schedule": set(),
+    "surveys.instrumentation": {"scoring"},
+    "surveys.models": {"scoring", "surveys.schedule"},
+    "surveys.trial": BASE,
+    "surveys.accounts": BASE,
+    "surveys.jobs": BASE | {"ecogprom"},
+    "surveys.tablet": BASE | {"surveys.trial", "surveys.accounts"},
+    # The coordinator corrects answers with the tablet's answers service.
+    "surveys.coordinator": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
+    "surveys.statistician": BASE | {"surveys.trial", "surveys.accounts", "surveys.jobs"},
+    "surveys.api": BASE
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.coordinator"}
+    | {"surveys.statistician", "surveys.jobs"},
+    "surveys.tasks": BASE
+    | {"surveys.trial", "surveys.coordinator", "surveys.statistician"}
+    | {"surveys.jobs"},
+    "surveys.admin": BASE | {"surveys.trial"},
+    "surveys.demo": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
+    "surveys.management": BASE | {"surveys.trial", "surveys.jobs", "surveys.demo"},
+    "surveys.migrations": BASE,
+    "surveys.apps": set(),
+    "surveys": set(),
+    "ecogprom": {"surveys.accounts"},  # the home view; workspaces are included by name
+}
+
+
+def room_of(module: str) -> str:
+    for room in ROOMS:
+        if module == room or module.startswith(room + "."):
+            return room
+    parts = module.split(".")
+    return ".".join(parts[:2]) if parts[0] == "surveys" else parts[0]
+
+
+def test_each_room_imports_only_what_the_architecture_allows():
+    graph = import_graph(ROOT, PACKAGES)
+    broken = sorted(
+        f"{module} imports {target}"
+        for module, targets in graph.items()
+        for target in targets
+        if room_of(target) != room_of(module) and room_of(target) not in MAY_IMPORT[room_of(module)]
+    )
+    assert broken == []

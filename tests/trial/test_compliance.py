@@ -1,4 +1,4 @@
-"""Compliance denominators (DESIGN.md "Compliance")."""
+"""Compliance denominators: expected, received, still open, not expected, missed by reason."""
 
 from __future__ import annotations
 
