@@ -10,7 +10,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoring.compare import CompareInputError, compare
 from scoring.io import TableReadError, read_table, table_format, write_table
 
 EXIT_OK = 0
@@ -85,6 +84,9 @@ def _write_atomically(results: Any, output: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that `python -m scoring score` never loads scipy.
+    from scoring.compare import CompareInputError, compare
+
     output = Path(args.output)
     try:
         table_format(output)
