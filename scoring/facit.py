@@ -1,6 +1,6 @@
 """FACT-B v4 scoring (with FACT-G, TOI, the FACT-B+4 arm subscale and the E2108 items).
 
-The rules are in ``shared/FACTB.md`` and ``scoring/README.md``; the item keys
+The rules are in ``docs/scoring.md`` and ``scoring/README.md``; the item keys
 come from :mod:`scoring.instruments`. In short:
 
 * item score = response, or ``4 - response`` for a reversed item;
