@@ -254,55 +254,70 @@ def derive_times(
             f"{int(bad_time.sum())} follow-up score(s) have no assessment day in {day_col!r}"
         )
 
-    threshold = deterioration.threshold - DECLINE_TOLERANCE
-    rows: list[dict[str, object]] = []
-    excluded: list[dict[str, object]] = []
-    for pid, group in work.groupby("id", sort=False):
-        arm = str(group["arm"].iloc[0])
-        base_values = group.loc[group["base"], "value"].dropna()
-        if base_values.empty:
-            excluded.append({"participant_id": pid, "arm": arm, "reason": "no baseline score"})
-            continue
-        b = float(base_values.iloc[0])
-        follow = group.loc[~group["base"] & group["value"].notna()].sort_values("time")
-        died = death.get(str(pid))
-        if died is not None and (follow["time"] > died).any():
-            raise CompareInputError(f"participant {pid} has an assessment after their death")
-        stop = off.get(str(pid))
-        if stop is not None:
-            follow = follow.loc[follow["time"] <= stop]
-        t = follow["time"].to_numpy(dtype=np.float64)
-        worse = (b - follow["value"].to_numpy(dtype=np.float64)) >= threshold
-        if deterioration.confirmed:
-            hits = np.flatnonzero(worse[:-1] & worse[1:])
-        else:
-            hits = np.flatnonzero(worse)
-        last = float(t[-1]) if t.size else 0.0
-        last = max(last, 0.0)
-        if hits.size:
-            time, event, reason = float(t[hits[0]]), 1, "deterioration"
-        elif (
-            deterioration.death == "event"
-            and died is not None
-            and (deterioration.death_window is None or died - last <= deterioration.death_window)
-        ):
-            time, event, reason = float(died), 1, "death"
-        else:
-            time, event, reason = last, 0, "censored"
-        rows.append(
-            {
-                "participant_id": pid,
-                "arm": arm,
-                "baseline": b,
-                "time": time,
-                "event": event,
-                "reason": reason,
-                "n_followup": int(t.size),
-            }
-        )
-    result = pd.DataFrame(rows, columns=list(TIME_COLUMNS))
-    result["event"] = result["event"].astype(np.int64)
-    result["n_followup"] = result["n_followup"].astype(np.int64)
+    # One pass over all rows, per participant by group codes (no per-participant Python).
+    codes, uniques = pd.factorize(work["id"])  # participants in order of first appearance
+    n_ids = len(uniques)
+    arm_of = np.empty(n_ids, dtype=object)
+    arm_of[codes[::-1]] = work["arm"].to_numpy()[::-1]  # the first row's arm
+    value = work["value"].to_numpy(dtype=np.float64)
+    time_all = work["time"].to_numpy(dtype=np.float64)
+    at_base = work["base"].to_numpy(dtype=bool) & ~np.isnan(value)
+    base_of = np.full(n_ids, np.nan)
+    base_of[codes[at_base][::-1]] = value[at_base][::-1]  # the first baseline score
+    died = np.array([death.get(str(u), np.nan) for u in uniques], dtype=np.float64)
+    stop = np.array([off.get(str(u), np.nan) for u in uniques], dtype=np.float64)
+
+    follow = ~work["base"].to_numpy(dtype=bool) & ~np.isnan(value) & ~np.isnan(base_of[codes])
+    after_death = follow & (time_all > died[codes])
+    if after_death.any():
+        pid = uniques[codes[np.flatnonzero(after_death)[0]]]
+        raise CompareInputError(f"participant {pid} has an assessment after their death")
+    follow &= ~(time_all > stop[codes])  # off study: later assessments not used
+    rows = np.flatnonzero(follow)
+    rows = rows[np.lexsort((time_all[rows], codes[rows]))]  # by participant, then time
+    who = codes[rows]
+    t = time_all[rows]
+    worse = (base_of[who] - value[rows]) >= deterioration.threshold - DECLINE_TOLERANCE
+    if deterioration.confirmed:
+        same_next = np.r_[who[1:] == who[:-1], False]
+        hit = worse & same_next & np.r_[worse[1:], False]
+    else:
+        hit = worse
+    first_hit = np.full(n_ids, np.nan)
+    hit_rows = np.flatnonzero(hit)
+    first_hit[who[hit_rows][::-1]] = t[hit_rows][::-1]
+    n_followup = np.bincount(who, minlength=n_ids)
+    last = np.zeros(n_ids)
+    np.maximum.at(last, who, t)  # times sorted within participant: the last one
+    last = np.maximum(last, 0.0)
+
+    has_event = ~np.isnan(first_hit)
+    death_counts = ~has_event & ~np.isnan(died) & (deterioration.death == "event")
+    if deterioration.death_window is not None:
+        death_counts &= died - last <= deterioration.death_window
+    time_out = np.where(has_event, first_hit, np.where(death_counts, died, last))
+    reason = np.where(has_event, "deterioration", np.where(death_counts, "death", "censored"))
+    keep = ~np.isnan(base_of)
+    result = pd.DataFrame(
+        {
+            "participant_id": uniques[keep],
+            "arm": arm_of[keep],
+            "baseline": base_of[keep],
+            "time": time_out[keep],
+            "event": (has_event | death_counts)[keep].astype(np.int64),
+            "reason": reason[keep],
+            "n_followup": n_followup[keep].astype(np.int64),
+        },
+        columns=list(TIME_COLUMNS),
+    )
+    excluded = pd.DataFrame(
+        {
+            "participant_id": uniques[~keep],
+            "arm": arm_of[~keep],
+            "reason": "no baseline score",
+        },
+        columns=["participant_id", "arm", "reason"],
+    )
     notes = []
     if participants is None:
         notes.append("no death or off-study information: every participant without a "
@@ -310,7 +325,7 @@ def derive_times(
     return TimesToEvent(
         definition=deterioration,
         frame=result,
-        excluded=pd.DataFrame(excluded, columns=["participant_id", "arm", "reason"]),
+        excluded=excluded,
         unit=unit,
         arms=prepared.arms,
         notes=tuple(notes),
