@@ -27,6 +27,7 @@ the same.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -316,9 +317,10 @@ def fit_unstructured(
     return sigma, ev, Convergence(converged, iterations, gmax, message)
 
 
-def _fd_hessian(grad: object, theta: FloatArray, h: float = 1e-5) -> FloatArray:
+def _fd_hessian(
+    grad: Callable[[FloatArray], FloatArray], theta: FloatArray, h: float = 1e-5
+) -> FloatArray:
     """Symmetrised central-difference Jacobian of the analytic gradient."""
-    assert callable(grad)
     n = theta.size
     out = np.empty((n, n))
     for j in range(n):

@@ -271,3 +271,28 @@ def test_mixed_columns_only_grew() -> None:
     )
     assert MIXED_COLUMNS[: len(first_release)] == first_release
     assert MIXED_COLUMNS[len(first_release) :] == ("t", "df")
+
+
+def test_random_intercept_at_the_boundary_is_least_squares() -> None:
+    # Scores that vary less between participants than within them: the REML
+    # between-participant variance is 0 (nlme reports a vanishing tau), and
+    # the fixed effects are ordinary least squares.
+    from scoring.random_intercept import fit_random_intercept
+
+    rng = np.random.default_rng(21)
+    n, k = 30, 3
+    group = np.repeat(np.arange(n), k).astype(np.intp)
+    visit = np.tile(np.arange(k), n).astype(np.intp)
+    noise = rng.normal(0, 3, (n, k))
+    # every participant's scores average exactly 50 + the visit effects: no
+    # between-participant variation at all, within-participant noise only
+    y = (50 + np.array([0.0, 1.0, -1.5]) + noise - noise.mean(axis=1, keepdims=True)).ravel()
+    x = np.column_stack([np.ones(n * k), (visit == 1).astype(float), (visit == 2).astype(float)])
+    fit = fit_random_intercept(y, x, group, visit, k)
+    assert fit.tau2 == 0.0
+    beta, rss, *_ = np.linalg.lstsq(x, y, rcond=None)
+    np.testing.assert_allclose(fit.beta, beta, rtol=1e-12)
+    sigma2 = float(rss[0]) / (n * k - 3)
+    assert fit.sigma2 == pytest.approx(sigma2, rel=1e-12)
+    np.testing.assert_allclose(fit.cov_beta, sigma2 * np.linalg.inv(x.T @ x), rtol=1e-10)
+    assert "boundary" in fit.message and fit.converged
