@@ -464,6 +464,9 @@ SENSITIVITY_COLUMNS: tuple[str, ...] = (
 )
 
 
+_STATS = ("estimate", "se", "df", "p_value", "ci_low", "ci_high")
+
+
 @dataclass(frozen=True)
 class Sensitivity:
     mmrm: MMRMResult
@@ -478,29 +481,19 @@ class Sensitivity:
         """
         diffs = self.mmrm.differences
         diff = diffs.loc[diffs["visit"] == self.tipping.visit].iloc[0].to_dict()
-        zero = self.tipping.table.iloc[0]
-        rows = [
+        zero = self.tipping.table.iloc[0].to_dict()
+        rows: list[dict[str, object]] = [
             {
                 "analysis": "MMRM",
                 "assumption": "MAR",
-                "estimate": diff["estimate"],
-                "se": diff["se"],
-                "df": diff["df"],
-                "p_value": diff["p_value"],
-                "ci_low": diff["ci_low"],
-                "ci_high": diff["ci_high"],
+                **{k: diff[k] for k in _STATS},
                 "n": int(diff["n_a"]) + int(diff["n_b"]),
                 "note": self.mmrm.note,
             },
             {
                 "analysis": "multiple imputation, ANCOVA",
                 "assumption": "MAR (delta 0)",
-                "estimate": zero["estimate"],
-                "se": zero["se"],
-                "df": zero["df"],
-                "p_value": zero["p_value"],
-                "ci_low": zero["ci_low"],
-                "ci_high": zero["ci_high"],
+                **{k: zero[k] for k in _STATS},
                 "n": self.tipping.n_participants,
                 "note": f"{self.tipping.n_imputations} imputations, seed {self.tipping.seed}",
             },
@@ -511,8 +504,7 @@ class Sensitivity:
             {
                 "analysis": "delta-adjusted MI, tipping point",
                 "assumption": f"MNAR: arm {tip.shift_arm}'s missing scores shifted by delta",
-                **{k: at.get(k, math.nan) for k in ("estimate", "se", "df", "p_value")},
-                **{k: at.get(k, math.nan) for k in ("ci_low", "ci_high")},
+                **{k: at.get(k, math.nan) for k in _STATS},
                 "n": tip.n_participants,
                 "tipping_delta": math.nan
                 if tip.tipping_delta_exact is None
