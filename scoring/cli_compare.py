@@ -1,4 +1,21 @@
-"""``python -m scoring compare SCORES -o RESULTS``: arm comparisons (see scoring/README.md)."""
+"""``python -m scoring compare SCORES -o RESULTS``: arm comparisons (see scoring/README.md).
+
+Besides RESULTS (the paper's tests, with Holm-adjusted p-values), the command
+writes by default, next to RESULTS:
+
+* ``RESULTS.mmrm.csv`` (same extension as RESULTS): the MMRM of change from
+  baseline for each scale score analysed (``--no-mmrm`` to skip,
+  ``--mmrm-output`` to name the file);
+* ``RESULTS.ttd.csv``: time to deterioration by the lower Eton MID for TOI,
+  FACT-B, FACT-G and BCS when the visit labels give times (``month6``,
+  ``week12``), in months, death not known so censored at the last assessment
+  (``--no-ttd`` to skip, ``--ttd-output``, ``--ttd-confirmed``,
+  ``--ttd-mid upper``).
+
+A model that cannot be fitted for one measure is reported on stderr and
+left out; the exit status stays 0. Every file is written to a temporary
+name first and renamed only when all of them are written.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +27,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from scoring.compare import CompareInputError, compare
 from scoring.io import TableReadError, read_table, table_format, write_table
 
 EXIT_OK = 0
@@ -60,6 +76,44 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="comma-separated score columns, e.g. TOI,FACTB,FACTG,BCS (default: whichever "
         "of PWB SWB EWB FWB BCS FACTG FACTB TOI ARM LR1..LR9 are present)",
     )
+    models = parser.add_argument_group("longitudinal analyses (written next to RESULTS)")
+    models.add_argument(
+        "--mmrm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="MMRM of change from baseline for the scale scores analysed (default: on)",
+    )
+    models.add_argument(
+        "--mmrm-output",
+        metavar="PATH",
+        default=None,
+        help="where to write the MMRM table (default: RESULTS with .mmrm before the extension)",
+    )
+    models.add_argument(
+        "--ttd",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="time to deterioration (MID decline from baseline) for TOI, FACTB, FACTG and BCS "
+        "when the visit labels give times, e.g. month6 (default: on)",
+    )
+    models.add_argument(
+        "--ttd-output",
+        metavar="PATH",
+        default=None,
+        help="where to write the time-to-deterioration table (default: RESULTS with .ttd "
+        "before the extension)",
+    )
+    models.add_argument(
+        "--ttd-confirmed",
+        action="store_true",
+        help="a deterioration counts only when the next assessment confirms it",
+    )
+    models.add_argument(
+        "--ttd-mid",
+        choices=("lower", "upper"),
+        default="lower",
+        help="which end of Eton et al.'s MID range is the threshold (default: lower)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -69,29 +123,111 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def _write_atomically(results: Any, output: Path) -> None:
-    """Write next to the target, then rename: a failed write leaves no partial file."""
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{output.name}.", suffix=output.suffix, dir=output.parent
-    )
-    os.close(fd)
+def _write_all(tables: list[tuple[Any, Path]]) -> None:
+    """Write every table next to its target, then rename them all: a failed write
+    leaves no partial or temporary file, and no new file at all."""
+    temporary: list[tuple[str, Path]] = []
     try:
-        write_table(results, tmp_name)
-        os.replace(tmp_name, output)
+        for table, output in tables:
+            fd, tmp_name = tempfile.mkstemp(
+                prefix=f".{output.name}.", suffix=output.suffix, dir=output.parent
+            )
+            os.close(fd)
+            temporary.append((tmp_name, output))
+            write_table(table, tmp_name)
+        for tmp_name, output in temporary:
+            os.replace(tmp_name, output)
     except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp_name)
+        for tmp_name, _ in temporary:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)
         raise
 
 
+def _sibling(output: Path, tag: str) -> Path:
+    """results.csv -> results.<tag>.csv"""
+    return output.with_name(f"{output.stem}.{tag}{output.suffix}")
+
+
+#: Scale scores the MMRM is fitted to (single 0-4 items are not).
+MMRM_MEASURES = ("PWB", "SWB", "EWB", "FWB", "BCS", "FACTG", "FACTB", "TOI", "ARM")
+
+
+def _note(message: str) -> None:
+    print(f"compare: note: {message}", file=sys.stderr)
+
+
+def _mmrm_table(scores: Any, measures: list[str], args: argparse.Namespace) -> Any:
+    import pandas as pd
+
+    from scoring.compare import CompareInputError
+    from scoring.mmrm import mmrm
+    from scoring.reml import ModelError
+
+    tables = []
+    for measure in measures:
+        try:
+            fit = mmrm(
+                scores,
+                measure=measure,
+                id_col=args.id_col,
+                arm_col=args.arm_col,
+                visit_col=args.visit_col,
+                baseline=args.baseline,
+            )
+        except (CompareInputError, ModelError) as exc:
+            _note(f"MMRM for {measure} not fitted: {exc}")
+            continue
+        if not fit.converged:
+            _note(f"MMRM for {measure}: {fit.message}")
+        tables.append(fit.table())
+    return pd.concat(tables, ignore_index=True) if tables else None
+
+
+def _ttd_table(scores: Any, measures: list[str], args: argparse.Namespace) -> Any:
+    from scoring.compare import CompareInputError
+    from scoring.deterioration import definition, time_to_deterioration, ttd_table
+
+    results = []
+    for measure in measures:
+        chosen = definition(measure, bound=args.ttd_mid, confirmed=args.ttd_confirmed)
+        try:
+            result = time_to_deterioration(
+                scores,
+                chosen,
+                id_col=args.id_col,
+                arm_col=args.arm_col,
+                visit_col=args.visit_col,
+                baseline=args.baseline,
+            )
+        except CompareInputError as exc:
+            _note(f"time to deterioration not computed: {exc}")
+            return None
+        results.append(result)
+    return ttd_table(results) if results else None
+
+
 def run(args: argparse.Namespace) -> int:
+    # Imported here so that `python -m scoring score` never loads scipy.
+    from scoring.compare import CompareInputError, compare
+    from scoring.deterioration import MID_RANGES
+
     output = Path(args.output)
+    extra_outputs: dict[str, Path] = {}
+    if args.mmrm:
+        extra_outputs["mmrm"] = Path(args.mmrm_output or _sibling(output, "mmrm"))
+    if args.ttd:
+        extra_outputs["ttd"] = Path(args.ttd_output or _sibling(output, "ttd"))
     try:
-        table_format(output)
+        for path in (output, *extra_outputs.values()):
+            table_format(path)
     except TableReadError as exc:
         return _fail(f"output {exc}")
-    if not output.parent.is_dir():
-        return _fail(f"output directory {str(output.parent)!r} does not exist")
+    for path in (output, *extra_outputs.values()):
+        if not path.parent.is_dir():
+            return _fail(f"output directory {str(path.parent)!r} does not exist")
+    if len({p.resolve() for p in (output, *extra_outputs.values())}) != 1 + len(extra_outputs):
+        return _fail("RESULTS, --mmrm-output and --ttd-output must be different files")
     measures = None
     if args.measures is not None:
         measures = [m.strip() for m in args.measures.split(",") if m.strip()]
@@ -104,17 +240,33 @@ def run(args: argparse.Namespace) -> int:
     try:
         results = compare(
             scores,
+            measures=measures,
             id_col=args.id_col,
             arm_col=args.arm_col,
             visit_col=args.visit_col,
             baseline=args.baseline,
-            measures=measures,
         )
     except CompareInputError as exc:
         return _fail(f"{args.scores}: {exc}")
+    analysed = list(dict.fromkeys(results["measure"]))
+    tables: list[tuple[Any, Path]] = [(results, output)]
+    written: list[str] = []
+    if "mmrm" in extra_outputs:
+        mmrm = _mmrm_table(scores, [m for m in analysed if m in MMRM_MEASURES], args)
+        if mmrm is not None:
+            tables.append((mmrm, extra_outputs["mmrm"]))
+            fitted = ", ".join(dict.fromkeys(mmrm["measure"]))
+            written.append(f"wrote {len(mmrm)} MMRM rows ({fitted}) to {extra_outputs['mmrm']}")
+    if "ttd" in extra_outputs:
+        ttd = _ttd_table(scores, [m for m in analysed if m in MID_RANGES], args)
+        if ttd is not None:
+            tables.append((ttd, extra_outputs["ttd"]))
+            written.append(f"wrote {len(ttd)} time-to-deterioration rows to {extra_outputs['ttd']}")
     try:
-        _write_atomically(results, output)
+        _write_all(tables)
     except OSError as exc:
-        return _fail(f"cannot write {output}: {exc.strerror or exc}")
+        return _fail(f"cannot write {exc.filename or output}: {exc.strerror or exc}")
     print(f"compare: wrote {len(results)} rows to {output}")
+    for line in written:
+        print(f"compare: {line}")
     return EXIT_OK

@@ -24,6 +24,9 @@ import numpy.typing as npt
 import pandas as pd
 from pandas.api.types import is_bool_dtype, is_numeric_dtype
 
+from scoring.instruments import LR_ITEM_CODES
+from scoring.multiplicity import add_holm
+from scoring.proportions import newcombe_difference, prop_test
 from scoring.rstats import r_mean, r_median, r_sd, t_test, wilcox_test
 
 FloatArray = npt.NDArray[np.float64]
@@ -48,7 +51,30 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "estimate",
     "ci_low",
     "ci_high",
+    # Added after the first release (existing columns unchanged):
+    "p_holm",
+    "holm_family",
+    "median_diff",
+    "prop_high_a",
+    "prop_high_b",
+    "prop_high_diff",
+    "prop_high_ci_low",
+    "prop_high_ci_high",
+    "prop_high_p_value",
 )
+
+#: Holm families: the measures whose tests are adjusted together (see :func:`holm_family`).
+MEASURE_FAMILIES: dict[str, tuple[str, ...]] = {
+    "FACT-B summary scores": ("TOI", "FACTB", "FACTG", "BCS"),
+    "FACT-G subscales": ("PWB", "SWB", "EWB", "FWB"),
+    "FACT-B+4 arm subscale": ("ARM",),
+    "E2108 LR items": LR_ITEM_CODES,
+}
+
+#: Single 0-4 items: their ``score`` rows get the "quite a bit / very much" proportions.
+ITEM_MEASURES: tuple[str, ...] = LR_ITEM_CODES
+#: Responses at or above this are "quite a bit" (3) or "very much" (4).
+HIGH_RESPONSE = 3
 
 #: Score columns analysed by default, in this order, when present.
 DEFAULT_MEASURES: tuple[str, ...] = (
@@ -407,6 +433,12 @@ _BLANK_STATS = {
     "estimate": math.nan,
     "ci_low": math.nan,
     "ci_high": math.nan,
+    "prop_high_a": math.nan,
+    "prop_high_b": math.nan,
+    "prop_high_diff": math.nan,
+    "prop_high_ci_low": math.nan,
+    "prop_high_ci_high": math.nan,
+    "prop_high_p_value": math.nan,
 }
 
 
@@ -418,6 +450,7 @@ def compare(
     visit_col: str = "visit",
     baseline: str = "baseline",
     measures: Sequence[str] | None = None,
+    item_measures: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Compare the two arms on each measure at each visit, and on change from baseline.
 
@@ -427,6 +460,20 @@ def compare(
     ``arm_b`` are the two arm labels in sorted order and every difference is
     a - b. An arm with fewer than two values leaves that row's statistics
     blank (NaN). Raises :class:`CompareInputError` for unusable input.
+
+    Columns added after the first release (the others are unchanged):
+
+    * ``p_holm``: ``p_value`` adjusted by Holm's method within the row's
+      ``holm_family`` (see :func:`holm_family`); NaN where ``p_value`` is.
+    * ``median_diff``: ``median_a - median_b``.
+    * ``prop_high_a``, ``prop_high_b``: for the ``score`` rows of single 0-4
+      items (``item_measures``, default the E2108 items LR1-LR9), the
+      proportion of answers of 3 or 4 ("quite a bit", "very much") in each
+      arm; ``prop_high_diff`` = a - b with Newcombe's hybrid score 95%
+      interval (``prop_high_ci_low``, ``prop_high_ci_high``) and
+      ``prop_high_p_value`` from R's two-sample ``prop.test`` (continuity
+      corrected). NaN on other rows, and when an arm has fewer than two
+      answers.
     """
     prepared = prepare_scores(
         scores,
@@ -438,6 +485,7 @@ def compare(
     )
     groups = index_groups(prepared)
     arm_a, arm_b = prepared.arms
+    items = set(ITEM_MEASURES if item_measures is None else item_measures)
     rows: list[dict[str, object]] = []
     for measure in prepared.measures:
         values = prepared.frame[measure].to_numpy(dtype=np.float64)
@@ -465,6 +513,8 @@ def compare(
                     ci_low=w.ci_low,
                     ci_high=w.ci_high,
                 )
+                if measure in items:
+                    row.update(_high_responses(a, b))
             rows.append(row)
         for visit in prepared.followups:
             a, b = change_by_arm(prepared, groups, values, visit)
@@ -493,4 +543,47 @@ def compare(
     result = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
     result["n_a"] = result["n_a"].astype(np.int64)
     result["n_b"] = result["n_b"].astype(np.int64)
-    return result
+    result["median_diff"] = result["median_a"] - result["median_b"]
+    families = [
+        holm_family(m, a, t, v == prepared.baseline)
+        for m, a, t, v in zip(
+            result["measure"], result["analysis"], result["test"], result["visit"], strict=True
+        )
+    ]
+    result["holm_family"] = pd.Series(families, dtype=object)
+    return add_holm(result, families)[list(RESULT_COLUMNS)]
+
+
+def holm_family(measure: str, analysis: str, test: str, at_baseline: bool) -> str:
+    """The Holm family of one RESULTS row: which tests are adjusted together.
+
+    A family is one group of measures (:data:`MEASURE_FAMILIES`: the four
+    FACT-B summary scores, the four FACT-G subscales, the arm subscale, the
+    E2108 items; any other measure on its own) crossed with one kind of test:
+    the baseline Wilcoxon tests (a check of randomisation, kept apart from the
+    treatment comparisons), the follow-up Wilcoxon tests, the Student t tests
+    on change, or the Welch t tests on change (the Welch rows repeat the
+    Student comparisons as a sensitivity analysis, so they form a parallel
+    family rather than doubling the count). All visits of the group are in
+    one family.
+    """
+    group = next((name for name, ms in MEASURE_FAMILIES.items() if measure in ms), measure)
+    if analysis == "score":
+        kind = "baseline scores, wilcoxon" if at_baseline else "follow-up scores, wilcoxon"
+    else:
+        kind = f"{analysis}, {test}"
+    return f"{group}: {kind}"
+
+
+def _high_responses(a: FloatArray, b: FloatArray) -> dict[str, float]:
+    """Answers of 3 or 4 in each arm: proportions, difference, Newcombe CI, prop.test p."""
+    x_a, x_b = int(np.sum(a >= HIGH_RESPONSE)), int(np.sum(b >= HIGH_RESPONSE))
+    diff = newcombe_difference(x_a, a.size, x_b, b.size)
+    return {
+        "prop_high_a": diff.p1,
+        "prop_high_b": diff.p2,
+        "prop_high_diff": diff.difference,
+        "prop_high_ci_low": diff.ci_low,
+        "prop_high_ci_high": diff.ci_high,
+        "prop_high_p_value": prop_test(x_a, a.size, x_b, b.size).p_value,
+    }

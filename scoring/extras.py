@@ -7,7 +7,6 @@ and validate it the same way (:class:`scoring.compare.CompareInputError`).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -22,11 +21,11 @@ from scoring.compare import (
     index_groups,
     prepare_scores,
 )
-from scoring.rstats import pnorm, qnorm, qt, r_mean, r_median, r_sd
+from scoring.rstats import pt_two_sided, qt, r_mean, r_median, r_sd
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Minimally important differences (Eton et al. 2004), lower bounds, per FACTB.md.
+#: Minimally important differences (Eton et al. 2004), lower bounds; see docs/scoring.md.
 ETON_MIDS: Mapping[str, float] = {"BCS": 2, "TOI": 5, "FACTG": 5, "FACTB": 7}
 
 SUMMARY_COLUMNS = (
@@ -73,6 +72,8 @@ MIXED_COLUMNS = (
     "n_participants",
     "converged",
     "note",
+    "t",
+    "df",
 )
 MAR_NOTE = (
     "Linear mixed model (REML, random intercept per participant, arm x visit fixed "
@@ -344,15 +345,26 @@ def mixed_model(
 ) -> pd.DataFrame:
     """Random-intercept linear mixed model of one measure on arm x visit.
 
-    Fits ``score ~ arm * visit + (1 | participant)`` by REML with statsmodels'
-    MixedLM on every non-missing score (reference levels: arm b and the
-    baseline visit). Returns the fixed effects (``kind = "fixed_effect"``)
-    and the arm difference a - b at each visit with its Wald 95% CI
-    (``kind = "arm_difference"``). The ``note`` column states the
-    missing-at-random assumption the model relies on.
+    Fits ``score ~ arm * visit + (1 | participant)`` by REML on every
+    non-missing score (reference levels: arm b and the baseline visit), as
+    ``nlme::lme(score ~ arm * visit, random = ~ 1 | id, method = "REML")``
+    does, with :mod:`scoring.random_intercept` (exact REML in the one
+    variance ratio). Returns the fixed effects (``kind = "fixed_effect"``)
+    and the arm difference a - b at each visit (``kind =
+    "arm_difference"``).
+
+    Tests are t tests on nlme's containment degrees of freedom: the arm
+    term (constant within a participant) has ``n_participants - 2``, the
+    visit and arm x visit terms ``n_obs - n_participants - (their number)``.
+    An arm difference at a visit combines coefficients of both strata and
+    takes the smaller of their degrees of freedom (what emmeans does for
+    ``lme`` fits). ``t`` is the test statistic and ``df`` its degrees of
+    freedom; ``z`` is kept for compatibility and holds the same statistic
+    (it was a Wald z before the t tests). Intervals are ``estimate -/+ qt(1 -
+    alpha/2, df) * se``. The ``note`` column states the missing-at-random
+    assumption the model relies on.
     """
-    from statsmodels.regression.mixed_linear_model import MixedLM
-    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+    from scoring.random_intercept import fit_random_intercept
 
     prepared = _prepare(
         scores,
@@ -389,58 +401,59 @@ def mixed_model(
         return pd.DataFrame(columns, index=arm.index)
 
     exog = design(data[prepared.arm_col], data[prepared.visit_col])
-    model = MixedLM(
+    visit_index = {v: i for i, v in enumerate(visits)}
+    participant, _ = pd.factorize(data[prepared.id_col])
+    fit = fit_random_intercept(
         data[measure].to_numpy(dtype=np.float64),
-        exog,
-        groups=data[prepared.id_col].to_numpy(),
-        exog_re=np.ones((len(data), 1)),
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConvergenceWarning)
-        fit = model.fit(reml=True)
-    converged = bool(getattr(fit, "converged", True)) and not any(
-        issubclass(w.category, ConvergenceWarning) for w in caught
+        exog.to_numpy(dtype=np.float64),
+        participant.astype(np.intp),
+        np.asarray(data[prepared.visit_col].map(visit_index), dtype=np.intp),
+        len(visits),
     )
     names = list(exog.columns)
-    beta = np.asarray(fit.fe_params, dtype=np.float64)
-    cov = np.asarray(fit.cov_params(), dtype=np.float64)[: len(names), : len(names)]
-    z_crit = qnorm(1 - (1 - conf_level) / 2)
-    n_obs = len(data)
-    n_participants = int(data[prepared.id_col].nunique())
+    beta, cov = fit.beta, fit.cov_beta
+    alpha = 1 - conf_level
+    n_obs = fit.n_obs
+    n_participants = fit.n_groups
+    converged = fit.converged
     note = MAR_NOTE if converged else MAR_NOTE + " WARNING: the optimiser did not converge."
 
-    def wald(term: str, visit: str, contrast: FloatArray) -> dict[str, object]:
+    def t_test(term: str, visit: str, contrast: FloatArray) -> dict[str, object]:
         estimate = float(contrast @ beta)
         se = float(math.sqrt(contrast @ cov @ contrast))
-        z = estimate / se if se > 0 else math.nan
-        p = 2 * pnorm(-abs(z)) if se > 0 else math.nan
+        df = float(np.min(fit.df[np.abs(contrast) > 0]))
+        t = estimate / se if se > 0 else math.nan
+        p = pt_two_sided(t, df) if se > 0 else math.nan
+        half = qt(1 - alpha / 2, df) * se
         return {
             "measure": measure,
             "term": term,
             "visit": visit,
             "estimate": estimate,
             "se": se,
-            "z": z,
+            "z": t,
             "p_value": float(p),
-            "ci_low": estimate - z_crit * se,
-            "ci_high": estimate + z_crit * se,
+            "ci_low": estimate - half,
+            "ci_high": estimate + half,
             "n_obs": n_obs,
             "n_participants": n_participants,
             "converged": converged,
             "note": note,
+            "t": t,
+            "df": df,
         }
 
     rows = []
     for i, name in enumerate(names):
         contrast = np.zeros(len(names))
         contrast[i] = 1.0
-        rows.append({"kind": "fixed_effect", **wald(name, "", contrast)})
+        rows.append({"kind": "fixed_effect", **t_test(name, "", contrast)})
     for v in visits:
         both = design(pd.Series([arm_a, arm_b]), pd.Series([v, v])).to_numpy()
         rows.append(
             {
                 "kind": "arm_difference",
-                **wald(f"{arm_a} - {arm_b} at {v}", v, both[0] - both[1]),
+                **t_test(f"{arm_a} - {arm_b} at {v}", v, both[0] - both[1]),
             }
         )
     return pd.DataFrame(rows, columns=list(MIXED_COLUMNS))

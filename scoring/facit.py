@@ -1,6 +1,6 @@
 """FACT-B v4 scoring (with FACT-G, TOI, the FACT-B+4 arm subscale and the E2108 items).
 
-The rules are in ``shared/FACTB.md`` and ``scoring/README.md``; the item keys
+The rules are in ``docs/scoring.md`` and ``scoring/README.md``; the item keys
 come from :mod:`scoring.instruments`. In short:
 
 * item score = response, or ``4 - response`` for a reversed item;
@@ -14,24 +14,30 @@ come from :mod:`scoring.instruments`. In short:
   the whole numbers 0–4 is an error and nothing is scored;
 * full double precision, no rounding.
 
-One code path serves a DataFrame of a million forms (:func:`score_frame`) and
-a single form completed in the app (:func:`score_form`). The kernel works in
-row blocks that stay in the CPU cache, one pass over the data, no row-wise
-Python.
+One code path serves a DataFrame of a million forms (:func:`score_frame`), an
+Arrow table read from CSV (:func:`score_arrow`, what the command line uses, so
+that it never imports pandas) and a single form completed in the app
+(:func:`score_form`). The kernel works in row blocks that stay in the CPU
+cache, one pass over the data, no row-wise Python. pandas is imported only
+by the functions that take or return DataFrames.
 """
 
 from __future__ import annotations
 
 import numbers
 import re
+import sys
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 from scoring.instruments import (
     ALL_ITEM_CODES,
@@ -51,6 +57,7 @@ __all__ = [
     "ScoringInputError",
     "ToiRule",
     "output_columns",
+    "score_arrow",
     "score_form",
     "score_frame",
 ]
@@ -199,12 +206,18 @@ def output_columns(*, arm: bool = False, lr: Sequence[str] = ()) -> tuple[str, .
 
 
 # ------------------------------------------------------ cell values to floats
+def _is_pandas_na(value: object) -> bool:
+    """``value is pd.NA``, without importing pandas (if it is not loaded, no value is pd.NA)."""
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and value is pandas.NA
+
+
 def _parse_value(value: object) -> float:
     """One distinct cell value as a float: NaN = missing, -1 = not a number.
 
     The kernel then checks the number (whole, 0–4, 8 or 9).
     """
-    if value is None or value is pd.NA:
+    if value is None or _is_pandas_na(value):
         return np.nan
     if isinstance(value, bool | np.bool_):
         return _BAD
@@ -239,14 +252,18 @@ for _ws in " \t\r\n\v\f":
 
 
 def _arrow_text_values(series: pd.Series[Any]) -> npt.NDArray[np.int8] | None:
-    """Fast path for Arrow-backed text where every cell is one character.
+    """Fast path for Arrow-backed text where every cell is one character (see below)."""
+    return _arrow_text_codes(series.array.__arrow_array__())
+
+
+def _arrow_text_codes(array: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.int8] | None:
+    """Fast path for Arrow text where every cell is one character.
 
     Returns int8 codes (see ``_BYTE_CODE``), or None when some cell is
     longer; the caller then parses the distinct values one by one.
     """
     import pyarrow as pa
 
-    array = series.array.__arrow_array__()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     n = len(array)
@@ -268,7 +285,7 @@ def _arrow_text_values(series: pd.Series[Any]) -> npt.NDArray[np.int8] | None:
             return None
         valid = None
     else:
-        valid = array.is_valid().to_numpy(zero_copy_only=False)
+        valid = _validity(array)
         # Text cells one character long, null cells empty: then the data
         # buffer holds exactly one byte per text cell, in row order.
         if not np.array_equal(lengths, valid):
@@ -283,7 +300,20 @@ def _arrow_text_values(series: pd.Series[Any]) -> npt.NDArray[np.int8] | None:
     return codes
 
 
+def _validity(array: pa.Array) -> npt.NDArray[np.bool_]:
+    """True where ``array`` is not null, from its validity bitmap (no Arrow compute,
+    whose Boolean-to-NumPy conversion would import pandas)."""
+    n = len(array)
+    bitmap = array.buffers()[0]
+    if bitmap is None:
+        return np.ones(n, dtype=bool)
+    bits = np.unpackbits(np.frombuffer(bitmap, dtype=np.uint8), bitorder="little")
+    return bits[array.offset : array.offset + n].astype(bool)
+
+
 def _is_arrow_text(dtype: object) -> bool:
+    import pandas as pd
+
     if isinstance(dtype, pd.StringDtype):
         return dtype.storage in ("pyarrow", "pyarrow_numpy")
     if isinstance(dtype, pd.ArrowDtype):
@@ -297,6 +327,8 @@ def _is_arrow_text(dtype: object) -> bool:
 
 def _by_distinct_values(series: pd.Series[Any]) -> FloatArray:
     """Parse each distinct value once, then spread the results over the rows."""
+    import pandas as pd
+
     is_bool: npt.NDArray[np.bool_] | None = None
     if isinstance(series.dtype, pd.StringDtype) or _is_arrow_text(series.dtype):
         codes, text_uniques = pd.factorize(series, use_na_sentinel=True)
@@ -325,6 +357,8 @@ def _column_values(series: pd.Series[Any]) -> npt.NDArray[Any]:
     block as it copies it in, and any integer that becomes 0-9 as a double
     is 0-9).
     """
+    import pandas as pd
+
     dtype = series.dtype
     if isinstance(dtype, np.dtype):
         if dtype.kind == "f":
@@ -602,6 +636,8 @@ def score_frame(df: pd.DataFrame, *, toi_rule: ToiRule = "facit") -> pd.DataFram
     column, an incomplete B10–B13 set, or any cell that is not blank/NA,
     8, 9 or a whole number 0–4; ``ValueError`` for an unknown ``toi_rule``.
     """
+    import pandas as pd
+
     labels = list(df.columns)
     position = {label: i for i, label in enumerate(labels)}
     result, layout = _score(
@@ -624,6 +660,87 @@ def score_frame(df: pd.DataFrame, *, toi_rule: ToiRule = "facit") -> pd.DataFram
     frame.attrs["scoring_version"] = SCORING_VERSION
     frame.attrs["toi_rule"] = toi_rule
     return frame
+
+
+def _arrow_text_column(column: pa.ChunkedArray | pa.Array) -> npt.NDArray[Any]:
+    """An Arrow text column as kernel input: the one-character fast path, else each
+    distinct value parsed once (as :func:`_by_distinct_values` does for pandas text)."""
+    import pyarrow as pa
+
+    fast = _arrow_text_codes(column)
+    if fast is not None:
+        return fast
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = column.dictionary_encode()
+    dictionary = encoded.dictionary.to_pylist()
+    table = np.array([_parse_value(v) for v in dictionary] + [np.nan], dtype=np.float64)
+    indices = encoded.indices
+    codes = np.frombuffer(indices.buffers()[1], dtype=np.int32)[
+        indices.offset : indices.offset + len(indices)
+    ].astype(np.intp)
+    codes[~_validity(indices)] = len(dictionary)  # null: the trailing NaN
+    result: FloatArray = table[codes]
+    return result
+
+
+def score_arrow(table: pa.Table, *, toi_rule: ToiRule = "facit") -> list[tuple[str, pa.Array]]:
+    """Score an Arrow table whose item columns are text (as the CSV reader gives them).
+
+    The same rules, kernel and errors as :func:`score_frame` on the DataFrame
+    the table converts to, without pandas. Returns the output columns
+    (:func:`output_columns` order) as Arrow arrays: scores float64 with nulls
+    where not scorable, counts int64, LR items int64 with nulls. Every item
+    column must be Arrow text (``string``/``large_string``); ``TypeError``
+    otherwise.
+    """
+    import pyarrow as pa
+
+    labels = list(table.column_names)
+    position = {label: i for i, label in enumerate(labels)}
+
+    def values_of(code: str) -> npt.NDArray[Any]:
+        column = table.column(position[code])
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            raise TypeError(f"item column {code} is {column.type}, not text")
+        return _arrow_text_column(column)
+
+    result, layout = _score(
+        labels,
+        values_of,
+        lambda row, code: table.column(position[code])[row].as_py(),
+        table.num_rows,
+        toi_rule,
+    )
+    out: list[tuple[str, pa.Array]] = []
+    for name, i, kind in layout:
+        if kind == "score":
+            scores = result.scores[i]
+            out.append((name, _to_arrow(scores, np.isnan(scores), pa.float64())))
+        elif kind == "count":
+            out.append((name, _to_arrow(result.counts[i], None, pa.int64())))
+        else:
+            values = result.lr[i]
+            out.append((name, _to_arrow(values.astype(np.int64), values < 0, pa.int64())))
+    return out
+
+
+def _to_arrow(
+    values: npt.NDArray[Any], null: npt.NDArray[np.bool_] | None, arrow_type: pa.DataType
+) -> pa.Array:
+    """An Arrow array over a NumPy buffer with ``null`` as its nulls.
+
+    Built from buffers because ``pa.array(values, mask=...)`` imports pandas.
+    """
+    import pyarrow as pa
+
+    data = pa.py_buffer(np.ascontiguousarray(values))
+    if null is None or not null.any():
+        return pa.Array.from_buffers(arrow_type, len(values), [None, data], null_count=0)
+    bitmap = pa.py_buffer(np.packbits(~null, bitorder="little"))
+    return pa.Array.from_buffers(
+        arrow_type, len(values), [bitmap, data], null_count=int(null.sum())
+    )
 
 
 def score_form(

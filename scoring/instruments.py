@@ -1,6 +1,7 @@
 """Instrument definitions as data: items, sections, reversal keys and score rules.
 
-Source of truth: ``shared/FACTB.md`` (FACIT scoring guidelines, FACTscorer).
+The rules and their sources (FACIT scoring guidelines, FACTscorer) are written up in
+``docs/scoring.md``.
 Everything the tablet form, the item-code validation and the scoring module
 need is here, as frozen dataclasses, so that one definition drives all three.
 

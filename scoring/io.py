@@ -6,6 +6,11 @@ Django app read files the same way and report the same errors.
 CSV goes through Apache Arrow's reader and writer (multi-threaded C++): the
 pandas C parser with ``dtype=str`` plus ``to_csv`` take about 2 s for a
 200,000-row file, Arrow about 0.15 s. Every CSV column is still read as text.
+:func:`read_csv_arrow` and :func:`write_csv_arrow` work on Arrow tables
+without pandas (the scoring command line uses them so that it starts
+quickly); :func:`read_table` and :func:`write_table` are the DataFrame
+versions, reading and writing exactly the same bytes. pandas is imported by
+the functions that need it, not by this module.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ import csv
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -45,13 +52,9 @@ def _csv_header(path: str | Path) -> list[str]:
     return header
 
 
-def _read_csv(path: str | Path) -> pd.DataFrame:
-    """Every column as text (pandas ``string[pyarrow]``), blank cells as NA.
-
-    Type guessing is off (``column_types`` forces text) so that the caller
-    decides what a value means: ``"007"`` stays ``"007"`` and a stray
-    ``"2.5"`` or ``"abc"`` in an item column is reported, never coerced.
-    """
+def _arrow_csv(path: str | Path) -> pa.Table | None:
+    """Every column as Arrow ``large_string``, blank cells null; None if the header
+    parsed differently from Python's csv module (then the pandas parser reads it)."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -68,12 +71,65 @@ def _read_csv(path: str | Path) -> pd.DataFrame:
         ),
     )
     if not all(f.type == text for f in table.schema):
-        # The header parsed differently from Python's csv module: read again
-        # with the pandas parser, still as text, rather than let Arrow guess types.
-        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+        return None
+    return table
+
+
+def frame_from_arrow(table: pa.Table) -> pd.DataFrame:
+    """The DataFrame :func:`read_table` gives for a CSV that :func:`read_csv_arrow` read."""
+    import pandas as pd
+    import pyarrow as pa
+
     string = pd.StringDtype("pyarrow")
+    text = pa.large_string()
     frame: pd.DataFrame = table.to_pandas(types_mapper=lambda t: string if t == text else None)
     return frame
+
+
+def _read_csv(path: str | Path) -> pd.DataFrame:
+    """Every column as text (pandas ``string[pyarrow]``), blank cells as NA.
+
+    Type guessing is off (``column_types`` forces text) so that the caller
+    decides what a value means: ``"007"`` stays ``"007"`` and a stray
+    ``"2.5"`` or ``"abc"`` in an item column is reported, never coerced.
+    """
+    table = _arrow_csv(path)
+    if table is None:
+        # The header parsed differently from Python's csv module: read again
+        # with the pandas parser, still as text, rather than let Arrow guess types.
+        import pandas as pd
+
+        return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    return frame_from_arrow(table)
+
+
+def _reading(path: str | Path, fmt: str, read: Any) -> Any:
+    """Run ``read()``, turning every failure into a TableReadError with the reason."""
+    try:
+        return read()
+    except TableReadError:
+        raise
+    except FileNotFoundError as exc:
+        raise TableReadError(f"{path}: no such file") from exc
+    except IsADirectoryError as exc:
+        raise TableReadError(f"{path}: is a directory") from exc
+    except UnicodeDecodeError as exc:
+        raise TableReadError(f"{path}: cannot be read as {fmt}: not UTF-8 text ({exc})") from exc
+    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
+        raise TableReadError(f"{path}: cannot be read as {fmt}: {exc}") from exc
+
+
+def read_csv_arrow(path: str | Path) -> pa.Table | None:
+    """A CSV file as an Arrow table of text columns, without pandas.
+
+    Reads exactly what :func:`read_table` reads (and raises the same
+    TableReadError messages); returns None for the rare file whose header
+    Arrow parses differently from Python's csv module, which
+    :func:`read_table` then reads with pandas' parser.
+    """
+    table_format(path)
+    result: pa.Table | None = _reading(path, "csv", lambda: _arrow_csv(path))
+    return result
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -85,20 +141,17 @@ def read_table(path: str | Path) -> pd.DataFrame:
     silently coerced).
     """
     fmt = table_format(path)
-    try:
-        if fmt == "csv":
-            return _read_csv(path)
+    if fmt == "csv":
+        frame: pd.DataFrame = _reading(path, fmt, lambda: _read_csv(path))
+        return frame
+
+    def parquet() -> pd.DataFrame:
+        import pandas as pd
+
         return pd.read_parquet(path)
-    except TableReadError:
-        raise
-    except FileNotFoundError as exc:
-        raise TableReadError(f"{path}: no such file") from exc
-    except IsADirectoryError as exc:
-        raise TableReadError(f"{path}: is a directory") from exc
-    except UnicodeDecodeError as exc:
-        raise TableReadError(f"{path}: cannot be read as {fmt}: not UTF-8 text ({exc})") from exc
-    except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
-        raise TableReadError(f"{path}: cannot be read as {fmt}: {exc}") from exc
+
+    result: pd.DataFrame = _reading(path, fmt, parquet)
+    return result
 
 
 _PARALLEL_WRITE_ROWS = 20_000
@@ -113,32 +166,46 @@ def _csv_bytes(table: Any, header: bool) -> Any:
     return sink.getvalue()
 
 
-def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
+def _csv_parts(table: pa.Table) -> list[Any]:
+    """The CSV text of ``table`` in row slices formatted on up to 4 threads."""
+    workers = min(4, os.cpu_count() or 1)
+    if table.num_rows < _PARALLEL_WRITE_ROWS or workers == 1:
+        return [_csv_bytes(table, True)]
+    step = -(-table.num_rows // workers)
+    slices = [table.slice(i * step, step) for i in range(workers)]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(_csv_bytes, slices, [i == 0 for i in range(workers)]))
+
+
+def _write_parts(parts: list[Any], path: str | Path) -> None:
+    with open(path, "wb") as fh:
+        for part in parts:
+            fh.write(part)
+
+
+def write_csv_arrow(table: pa.Table, path: str | Path) -> None:
     """Arrow's CSV writer: doubles in their shortest round-tripping form, nulls blank.
 
     Formatting doubles is the slow part, so large tables are formatted in row
     slices on up to 4 threads (Arrow releases the GIL) and written in order.
+    The bytes are those :func:`write_table` writes for the same data as a
+    DataFrame whose columns Arrow can convert.
     """
+    _write_parts(_csv_parts(table), path)
+
+
+def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
+    """:func:`write_csv_arrow` on the DataFrame, or pandas' writer when Arrow cannot take it."""
     import pyarrow as pa
 
     try:
-        table = pa.Table.from_pandas(df, preserve_index=False)
-        workers = min(4, os.cpu_count() or 1)
-        if table.num_rows < _PARALLEL_WRITE_ROWS or workers == 1:
-            parts = [_csv_bytes(table, True)]
-        else:
-            step = -(-table.num_rows // workers)
-            slices = [table.slice(i * step, step) for i in range(workers)]
-            with ThreadPoolExecutor(workers) as pool:
-                parts = list(pool.map(_csv_bytes, slices, [i == 0 for i in range(workers)]))
+        parts = _csv_parts(pa.Table.from_pandas(df, preserve_index=False))
     except (ValueError, TypeError, NotImplementedError):  # incl. the Arrow errors
         # Columns Arrow cannot convert or write (mixed-type objects, duplicate names...).
         # CRLF so that a lone CR inside a value is quoted, not read as a row break.
         df.to_csv(path, index=False, lineterminator="\r\n")
         return
-    with open(path, "wb") as fh:
-        for part in parts:
-            fh.write(part)
+    _write_parts(parts, path)
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> None:

@@ -16,6 +16,7 @@ from scoring.compare import (
     visit_sort_key,
 )
 from scoring.io import read_table
+from scoring.proportions import newcombe_difference, prop_test
 from scoring.rstats import t_test, wilcox_test
 from tests.scoring.rreference import FIXTURES, T_REL, ULPS, close, reference
 
@@ -369,3 +370,97 @@ def test_a_participant_in_both_arms_is_rejected() -> None:
 
 def test_an_empty_table_is_rejected() -> None:
     bad(two_arm_scores().iloc[0:0], "no rows")
+
+
+# ------------------------------------------- columns added after release ----
+
+
+def test_new_columns_follow_the_original_ones_unchanged() -> None:
+    first_release = (
+        *("measure", "visit", "analysis", "test", "arm_a", "arm_b", "n_a", "n_b"),
+        *("mean_a", "sd_a", "mean_b", "sd_b", "median_a", "median_b"),
+        *("statistic", "p_value", "estimate", "ci_low", "ci_high"),
+    )
+    assert RESULT_COLUMNS[: len(first_release)] == first_release
+    assert RESULT_COLUMNS[len(first_release) :] == (
+        *("p_holm", "holm_family", "median_diff", "prop_high_a", "prop_high_b"),
+        *("prop_high_diff", "prop_high_ci_low", "prop_high_ci_high", "prop_high_p_value"),
+    )
+
+
+def test_holm_adjusts_within_measure_group_and_test_kind() -> None:
+    scores = two_arm_scores()
+    scores["FACTG"] = scores["TOI"] + scores["BCS"]
+    scores["PWB"] = scores["BCS"] / 2
+    result = compare(scores, measures=["TOI", "BCS", "FACTG", "PWB"])
+    summary = "FACT-B summary scores"
+    assert set(result["holm_family"]) == {
+        f"{summary}: baseline scores, wilcoxon",
+        f"{summary}: follow-up scores, wilcoxon",
+        f"{summary}: change, student",
+        f"{summary}: change, welch",
+        "FACT-G subscales: baseline scores, wilcoxon",
+        "FACT-G subscales: follow-up scores, wilcoxon",
+        "FACT-G subscales: change, student",
+        "FACT-G subscales: change, welch",
+    }
+    # follow-up Wilcoxon tests of TOI, BCS and FACTG at month6 and month18: m = 6
+    family = result[result["holm_family"] == f"{summary}: follow-up scores, wilcoxon"]
+    assert len(family) == 6 and set(family["visit"]) == {"month6", "month18"}
+    np.testing.assert_allclose(family["p_holm"], holm_by_hand(family["p_value"]), rtol=1e-15)
+    # the FACT-G subscales' Student family holds PWB's two change tests only
+    pwb = result[(result["measure"] == "PWB") & (result["test"] == "student")]
+    assert (pwb["holm_family"] == "FACT-G subscales: change, student").all()
+    np.testing.assert_allclose(pwb["p_holm"], holm_by_hand(pwb["p_value"]), rtol=1e-15)
+    assert (result["p_holm"] >= result["p_value"]).all()
+
+
+def holm_by_hand(p: pd.Series) -> np.ndarray:
+    """Holm written out: sort, multiply by m, m - 1, ..., 1, running maximum, cap at 1."""
+    values = p.to_numpy()
+    m = len(values)
+    order = sorted(range(m), key=lambda i: values[i])
+    out = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, (m - rank) * values[i])
+        out[i] = min(1.0, running)
+    return out
+
+
+def test_blank_p_values_stay_blank_and_are_not_counted() -> None:
+    scores = compare(read_table(FIXTURES / "compare_scores.csv"), measures=["TOI"])
+    month12 = scores[scores["visit"] == "month12"]
+    assert month12["p_holm"].isna().all()
+    followup = scores[scores["holm_family"] == "FACT-B summary scores: follow-up scores, wilcoxon"]
+    present = followup["p_value"].dropna()
+    assert len(present) == 2  # week12, month6: m = 2, the blank month12 not counted
+    np.testing.assert_allclose(followup["p_holm"].dropna(), holm_by_hand(present), rtol=1e-15)
+
+
+def test_item_rows_get_proportions_of_quite_a_bit_or_very_much() -> None:
+    rows = []
+    a = [0, 1, 3, 4, 4, 2, 3, 0, 1, 1]  # 4 of 10 answer 3 or 4; median 1.5
+    b = [0, 0, 1, 2, 3, 1, 0, 1, 2, 1, 0, 4]  # 2 of 12; median 1
+    for arm, answers in (("A", a), ("B", b)):
+        for i, x in enumerate(answers):
+            rows.append((f"{arm}{i}", arm, "baseline", float(x), 50.0))
+            rows.append((f"{arm}{i}", arm, "month6", float(4 - x), 52.0 + i))
+    scores = pd.DataFrame(rows, columns=["participant_id", "arm", "visit", "LR5", "TOI"])
+    result = compare(scores, measures=["LR5", "TOI"])
+    base = result[(result["measure"] == "LR5") & (result["visit"] == "baseline")].iloc[0]
+    assert base["prop_high_a"] == 0.4 and base["prop_high_b"] == 2 / 12
+    assert base["prop_high_diff"] == 0.4 - 2 / 12
+    diff = newcombe_difference(4, 10, 2, 12)
+    assert (base["prop_high_ci_low"], base["prop_high_ci_high"]) == (diff.ci_low, diff.ci_high)
+    assert base["prop_high_p_value"] == prop_test(4, 10, 2, 12).p_value
+    assert base["median_diff"] == 0.5
+    month6 = result[(result["measure"] == "LR5") & (result["visit"] == "month6")].iloc[0]
+    assert month6["prop_high_a"] == 0.5 and month6["prop_high_b"] == 8 / 12
+    others = result[(result["measure"] == "TOI") | (result["analysis"] == "change")]
+    prop_columns = [c for c in RESULT_COLUMNS if c.startswith("prop_high")]
+    assert others[prop_columns].isna().all().all()
+    np.testing.assert_array_equal(result["median_diff"], result["median_a"] - result["median_b"])
+    # any measure can be declared an item
+    as_item = compare(scores, measures=["TOI"], item_measures=["TOI"])
+    assert as_item["prop_high_a"].iloc[0] == 1.0

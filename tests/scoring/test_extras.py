@@ -20,7 +20,7 @@ from scoring.extras import (
     summary_by_visit,
 )
 from scoring.io import read_table
-from tests.scoring.rreference import FIXTURES, ULPS, close, reference
+from tests.scoring.rreference import FIXTURES, ULPS, close, models, reference, score_table
 
 
 def scores_with_changes(changes_a: list[float], changes_b: list[float]) -> pd.DataFrame:
@@ -145,25 +145,93 @@ def test_mid_rejects_bad_thresholds_and_absent_measures() -> None:
 # -------------------------------------------------------------- mixed model ----
 
 
+def _fixed_effects_by_r_name(fit: pd.DataFrame, arm_a: str) -> pd.DataFrame:
+    fixed = fit[fit["kind"] == "fixed_effect"].copy()
+    fixed["r_term"] = (
+        fixed["term"]
+        .str.replace(f"arm[{arm_a}]", f"arm{arm_a}", regex=False)
+        .str.replace("visit[", "visit", regex=False)
+        .str.replace("]", "", regex=False)
+    )
+    # R orders arm before visit in the main effects
+    return fixed.set_index("r_term")
+
+
 def test_mixed_model_agrees_with_nlme_lme() -> None:
     ref = reference()["mixed"]
     scores = read_table(FIXTURES / "compare_scores.csv")
     scores = scores[scores["visit"].isin(ref["visits"])]
     fit = mixed_model(scores, measure="TOI")
+    fixed = _fixed_effects_by_r_name(fit, "exercise").loc[ref["terms"]]
+    np.testing.assert_allclose(fixed["estimate"], ref["estimate"], rtol=0, atol=1e-6)
+    np.testing.assert_allclose(fixed["se"], ref["se"], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(fixed["df"], ref["df"])
+    np.testing.assert_allclose(fixed["t"], ref["t"], rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(fixed["z"], fixed["t"])
+    np.testing.assert_allclose(fixed["p_value"], ref["p_value"], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", [m["name"] for m in models()["lme"]])
+def test_mixed_model_agrees_with_nlme_lme_on_more_tables(name: str) -> None:
+    ref = next(m for m in models()["lme"] if m["name"] == name)
+    fit = mixed_model(score_table(name), measure="TOI")
+    for settings in ("tight", "default"):  # lme's defaults converge just as well here
+        want = ref[settings]
+        fixed = _fixed_effects_by_r_name(fit, ref["arm_a"]).loc[want["terms"]]
+        np.testing.assert_allclose(fixed["estimate"], want["estimate"], atol=1e-6)
+        np.testing.assert_allclose(fixed["se"], want["se"], atol=1e-6)
+        np.testing.assert_array_equal(fixed["df"], want["df"])
+        np.testing.assert_allclose(fixed["p_value"], want["p_value"], atol=1e-6)
+        diffs = fit[fit["kind"] == "arm_difference"]
+        expected = pd.DataFrame(want["differences"])
+        assert list(diffs["visit"]) == list(expected["visit"])
+        for col in ("estimate", "se", "t", "df", "p_value", "ci_low", "ci_high"):
+            np.testing.assert_allclose(diffs[col], expected[col], atol=1e-6, err_msg=col)
+    assert (fit["n_obs"] == ref["n_obs"]).all()
+    assert (fit["n_participants"] == ref["n_groups"]).all()
+
+
+def test_random_intercept_by_hand_on_balanced_complete_data() -> None:
+    # Balanced, complete data: the REML fixed effects are the cell means, the
+    # variance components the ANOVA (method of moments) estimates, and the arm
+    # difference at a visit has variance (sigma^2 + tau^2)(1/n_a + 1/n_b).
+    rng = np.random.default_rng(11)
+    visits = ["baseline", "month6", "month12"]
+    n_a = n_b = 12
+    rows = []
+    for i in range(n_a + n_b):
+        arm = "A" if i < n_a else "B"
+        person = rng.normal(0, 6)
+        for k, v in enumerate(visits):
+            rows.append((f"p{i}", arm, v, 60 + person + 2.0 * k * (arm == "A") + rng.normal(0, 3)))
+    scores = pd.DataFrame(rows, columns=["participant_id", "arm", "visit", "TOI"])
+    fit = mixed_model(scores, measure="TOI")
+    k = len(visits)
+    wide = scores.pivot_table(
+        index="participant_id", columns="visit", values="TOI", aggfunc="first"
+    )[visits]
+    arm = scores.drop_duplicates("participant_id").set_index("participant_id")["arm"]
+    y = wide.to_numpy()
+    in_a = (arm.loc[wide.index] == "A").to_numpy()
+    cell = {g: y[in_a if g == "A" else ~in_a].mean(axis=0) for g in ("A", "B")}
+    # residual mean square after participant and arm x visit effects
+    fitted = np.where(in_a[:, None], cell["A"], cell["B"])
+    person_means = (y - fitted).mean(axis=1, keepdims=True)
+    resid = y - fitted - person_means
+    n = n_a + n_b
+    sigma2 = float((resid**2).sum() / ((n - 2) * (k - 1)))
+    ms_between = float(k * (person_means**2).sum() / (n - 2))
+    tau2 = (ms_between - sigma2) / k
+    diffs = fit[fit["kind"] == "arm_difference"].set_index("visit")
+    for j, v in enumerate(visits):
+        assert diffs.loc[v, "estimate"] == pytest.approx(cell["A"][j] - cell["B"][j], rel=1e-10)
+        se = math.sqrt((sigma2 + tau2) * (1 / n_a + 1 / n_b))
+        assert diffs.loc[v, "se"] == pytest.approx(se, rel=1e-8)
+    # containment df: arm n - 2; within-participant terms N - n - 4
     fixed = fit[fit["kind"] == "fixed_effect"].set_index("term")
-    names = {
-        "(Intercept)": "(Intercept)",
-        "armexercise": "arm[exercise]",
-        "visitweek12": "visit[week12]",
-        "visitmonth6": "visit[month6]",
-        "armexercise:visitweek12": "arm[exercise]:visit[week12]",
-        "armexercise:visitmonth6": "arm[exercise]:visit[month6]",
-    }
-    for r_term, estimate, se in zip(ref["terms"], ref["estimate"], ref["se"], strict=True):
-        row = fixed.loc[names[r_term]]
-        # Two optimisers of the same REML likelihood: agreement to ~1e-5.
-        assert row["estimate"] == pytest.approx(estimate, rel=1e-4, abs=1e-4), r_term
-        assert row["se"] == pytest.approx(se, rel=1e-3), r_term
+    assert fixed.loc["arm[A]", "df"] == n - 2
+    assert fixed.loc["visit[month6]", "df"] == n * k - n - 4
+    assert diffs.loc["month6", "df"] == n - 2  # the smaller of the two strata
 
 
 def test_mixed_model_reports_the_arm_difference_at_each_visit_and_assumes_mar() -> None:
@@ -192,3 +260,39 @@ def test_mixed_model_drops_a_visit_with_one_arm_only() -> None:
     extra = pd.DataFrame([("A0", "A", "month12", 55.0, 21.0)], columns=list(scores.columns))
     fit = mixed_model(pd.concat([scores, extra]), measure="TOI")
     assert "month12" not in set(fit["visit"])
+
+
+def test_mixed_columns_only_grew() -> None:
+    from scoring.extras import MIXED_COLUMNS
+
+    first_release = (
+        *("measure", "kind", "term", "visit", "estimate", "se", "z", "p_value"),
+        *("ci_low", "ci_high", "n_obs", "n_participants", "converged", "note"),
+    )
+    assert MIXED_COLUMNS[: len(first_release)] == first_release
+    assert MIXED_COLUMNS[len(first_release) :] == ("t", "df")
+
+
+def test_random_intercept_at_the_boundary_is_least_squares() -> None:
+    # Scores that vary less between participants than within them: the REML
+    # between-participant variance is 0 (nlme reports a vanishing tau), and
+    # the fixed effects are ordinary least squares.
+    from scoring.random_intercept import fit_random_intercept
+
+    rng = np.random.default_rng(21)
+    n, k = 30, 3
+    group = np.repeat(np.arange(n), k).astype(np.intp)
+    visit = np.tile(np.arange(k), n).astype(np.intp)
+    noise = rng.normal(0, 3, (n, k))
+    # every participant's scores average exactly 50 + the visit effects: no
+    # between-participant variation at all, within-participant noise only
+    y = (50 + np.array([0.0, 1.0, -1.5]) + noise - noise.mean(axis=1, keepdims=True)).ravel()
+    x = np.column_stack([np.ones(n * k), (visit == 1).astype(float), (visit == 2).astype(float)])
+    fit = fit_random_intercept(y, x, group, visit, k)
+    assert fit.tau2 == 0.0
+    beta, rss, *_ = np.linalg.lstsq(x, y, rcond=None)
+    np.testing.assert_allclose(fit.beta, beta, rtol=1e-12)
+    sigma2 = float(rss[0]) / (n * k - 3)
+    assert fit.sigma2 == pytest.approx(sigma2, rel=1e-12)
+    np.testing.assert_allclose(fit.cov_beta, sigma2 * np.linalg.inv(x.T @ x), rtol=1e-10)
+    assert "boundary" in fit.message and fit.converged

@@ -1,4 +1,4 @@
-"""FACT-B scoring: FACTB.md reference vectors, boundaries, keys, properties, cross-check."""
+"""FACT-B scoring: docs/scoring.md reference vectors, boundaries, keys, properties, cross-check."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from scoring.facit import (
     score_frame,
 )
 
-# ----------------------------------------------------------- FACTB.md, typed in
+# ---------------------------------------------------- docs/scoring.md, typed in
 PWB = [f"GP{i}" for i in range(1, 8)]
 SWB = [f"GS{i}" for i in range(1, 8)]
 EWB = [f"GE{i}" for i in range(1, 7)]
@@ -65,7 +65,7 @@ def nan_to_none(value: object) -> object:
 
 # -------------------------------------------------------- the plain reference
 def plain_score(answers: Mapping[str, Answer], toi_rule: str = "facit") -> dict[str, object]:
-    """Deliberately plain row-by-row FACT-B scoring, straight from FACTB.md."""
+    """Deliberately plain row-by-row FACT-B scoring, straight from docs/scoring.md."""
 
     def item_score(code: str) -> int | None:
         v = answers.get(code)
@@ -125,7 +125,7 @@ def test_the_plain_reference_catches_a_wrong_key() -> None:
     assert plain_score(form(4, GE2=0))["EWB"] == 0
 
 
-# ------------------------------------------------------ FACTB.md reference vectors
+# ----------------------------------------------- docs/scoring.md reference vectors
 REFERENCE_VECTORS = [
     # (input, PWB, SWB, EWB, FWB, FACTG, BCS, FACTB, TOI)
     ("every item = 4", form(4), 0, 28, 4, 28, 60, 8, 68, 36),
@@ -145,7 +145,7 @@ REFERENCE_VECTORS = [
     ids=[v[0] for v in REFERENCE_VECTORS],
 )
 @pytest.mark.parametrize("toi_rule", ["facit", "factscorer"])
-def test_it_reproduces_the_factb_md_reference_vectors(
+def test_it_reproduces_the_reference_vectors(
     answers: dict[str, Answer],
     pwb: float | None,
     swb: float | None,

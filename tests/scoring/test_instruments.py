@@ -1,4 +1,4 @@
-"""Instrument definitions against shared/FACTB.md, typed in here independently."""
+"""Instrument definitions against docs/scoring.md, typed in here independently."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ FWB = tuple(f"GF{i}" for i in range(1, 8))
 BCS = (*(f"B{i}" for i in range(1, 10)), "P2")
 ARM_EXTRA = ("B10", "B11", "B12", "B13")
 LR = tuple(f"LR{i}" for i in range(1, 10))
-# FACTB.md "Items and reversal keys" + the FACT-B+4 arm items.
+# docs/scoring.md "Items and reversal keys" + the FACT-B+4 arm items.
 REVERSED = {
     *PWB,
     "GE1", "GE3", "GE4", "GE5", "GE6",
