@@ -124,10 +124,6 @@ class PreparedScores:
     def followups(self) -> tuple[str, ...]:
         return tuple(v for v in self.visits if v != self.baseline)
 
-    @property
-    def has_baseline(self) -> bool:
-        return self.baseline in self.visits
-
 
 def _listing(items: Iterable[str], total: int | None = None) -> str:
     items = list(items)

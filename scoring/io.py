@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
 
-SUPPORTED_SUFFIXES = (".csv", ".parquet", ".pq")
-
 
 class TableReadError(Exception):
     """A table that is not CSV/Parquet, or that cannot be read."""

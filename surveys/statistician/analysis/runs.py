@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import scipy
-import statsmodels
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
@@ -139,7 +138,6 @@ def _versions() -> dict[str, str]:
         "numpy": np.__version__,
         "pandas": pd.__version__,
         "scipy": scipy.__version__,
-        "statsmodels": statsmodels.__version__,
     }
 
 
