@@ -14,6 +14,7 @@ from surveys.models import (
     Assessment,
     AuditEvent,
     ExportJob,
+    OdmOid,
     Participant,
     Site,
     TaskRun,
@@ -42,10 +43,25 @@ class VisitInline(admin.TabularInline):
     )
 
 
+class OdmOidInline(admin.TabularInline):
+    """The OIDs of the target Rave study, used by the ODM export (defaults without a row)."""
+
+    model = OdmOid
+    extra = 0
+    fields = ("kind", "key", "oid")
+
+
 @admin.register(Trial)
 class TrialAdmin(SimpleHistoryAdmin):
-    list_display = ("protocol_id", "title", "instrument_version")
-    inlines = [ArmInline, VisitInline]
+    list_display = ("protocol_id", "title", "instrument_version", "registry_id")
+    inlines = [ArmInline, VisitInline, OdmOidInline]
+
+
+@admin.register(OdmOid)
+class OdmOidAdmin(admin.ModelAdmin):
+    list_display = ("trial", "kind", "key", "oid")
+    list_filter = ("trial", "kind")
+    search_fields = ("key", "oid")
 
 
 @admin.register(Visit)
@@ -69,7 +85,7 @@ class VisitAdmin(SimpleHistoryAdmin):
 
 @admin.register(Site)
 class SiteAdmin(SimpleHistoryAdmin):
-    list_display = ("code", "name", "timezone")
+    list_display = ("code", "name", "timezone", "country")
     filter_horizontal = ("coordinators",)
     search_fields = ("code", "name")
 

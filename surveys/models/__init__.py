@@ -11,7 +11,7 @@ from surveys.models.assessment import (
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import InstrumentText, KioskSession
-from surveys.models.trial import Arm, Participant, Site, Trial, Visit
+from surveys.models.trial import Arm, OdmOid, Participant, Site, Trial, Visit
 
 __all__ = [
     "FINISHED",
@@ -28,6 +28,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "KioskSession",
+    "OdmOid",
     "Participant",
     "Response",
     "ResponseCorrection",

@@ -92,13 +92,20 @@ class ExportJob(Job):
     class Kind(models.TextChoices):
         ITEMS = "items", "Item-level (long)"
         SCORED = "scored", "Scored (wide)"
+        ITEMS_WIDE = "items_wide", "Item-level (one row per form)"
         SDTM_QS = "sdtm_qs", "CDISC SDTM QS"
-        ADQS = "adqs", "ADaM-style ADQS"
+        ADQS = "adqs", "CDISC ADaM ADQS"
+        CDISC_PACKAGE = "cdisc_package", "CDISC submission package (SDTM + ADaM + define.xml)"
+        CDISC_ODM = "cdisc_odm", "CDISC ODM 1.3.2 (for Medidata Rave)"
 
     class Format(models.TextChoices):
         CSV = "csv", "CSV"
         PARQUET = "parquet", "Parquet"
         XPT = "xpt", "SAS XPT"
+        DTA = "dta", "Stata (.dta)"
+        SAV = "sav", "SPSS (.sav)"
+        ZIP = "zip", "Zip package"
+        XML = "xml", "ODM XML"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     format = models.CharField(max_length=8, choices=Format.choices)
@@ -106,6 +113,9 @@ class ExportJob(Job):
     file = models.FileField(upload_to="exports/", blank=True)
     codebook = models.FileField(upload_to="exports/", blank=True)
     row_count = models.PositiveIntegerField(null=True, blank=True)
+    #: the other files of the export (manifest, JSON codebook, SAS/R/Stata programs):
+    #: download name -> storage name.
+    files = models.JSONField(default=dict, blank=True)
 
     def __str__(self) -> str:
         return f"export {self.pk} {self.kind}.{self.format} {self.status}"

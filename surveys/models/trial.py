@@ -7,6 +7,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -20,9 +21,41 @@ def validate_timezone(value: str) -> None:
         raise ValidationError(f"{value!r} is not an IANA time zone") from exc
 
 
+def validate_country(value: str) -> None:
+    if len(value) != 3 or not value.isalpha() or not value.isupper():
+        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-3 code (e.g. USA)")
+
+
 class Trial(models.Model):
+    class StudyDayReference(models.TextChoices):
+        RANDOMIZATION = "randomization", "Randomization date"
+        BASELINE = "baseline", "Date of the baseline form (randomization date without one)"
+
+    class Sex(models.TextChoices):
+        FEMALE = "F", "Women only"
+        MALE = "M", "Men only"
+        ANY = "", "Not restricted"
+
     protocol_id = models.CharField(max_length=32, unique=True)
     title = models.CharField(max_length=300)
+    sponsor = models.CharField(
+        max_length=200, blank=True, help_text="Clinical study sponsor (CDISC TS SPONSOR)."
+    )
+    registry_id = models.CharField(
+        max_length=32, blank=True, help_text="ClinicalTrials.gov id, e.g. NCT01242800 (TS REGID)."
+    )
+    participants_sex = models.CharField(
+        max_length=1,
+        choices=Sex.choices,
+        blank=True,
+        help_text="Sex enrolled by protocol: DM.SEX (U when not restricted; sex is not collected).",
+    )
+    study_day_reference = models.CharField(
+        max_length=16,
+        choices=StudyDayReference.choices,
+        default=StudyDayReference.RANDOMIZATION,
+        help_text="DM.RFSTDTC in the CDISC package: day 1 of QSDY, DSSTDY and ADY.",
+    )
     instrument_codes = models.JSONField(
         default=list, help_text='Instruments given at every visit, e.g. ["FACT-B", "E2108-LR"].'
     )
@@ -61,6 +94,12 @@ class Site(models.Model):
         default="America/New_York",
         validators=[validate_timezone],
         help_text="Windows open and close at midnight in this time zone.",
+    )
+    country = models.CharField(
+        max_length=3,
+        default="USA",
+        validators=[validate_country],
+        help_text="ISO 3166-1 alpha-3 country code (CDISC DM.COUNTRY).",
     )
     coordinators = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="coordinated_sites", blank=True
@@ -157,3 +196,40 @@ class Participant(models.Model):
     @property
     def on_study(self) -> bool:
         return self.off_study_on is None
+
+
+class OdmOid(models.Model):
+    """The OID a trial's metadata object has in the ODM export (a Rave study's OIDs).
+
+    Without a row the export uses its default OID (shown in docs/cdisc.md); a
+    data manager enters the OIDs of the target Rave study here, in the admin.
+    """
+
+    class Kind(models.TextChoices):
+        STUDY = "study", "Study"
+        EVENT = "event", "StudyEvent (visit code)"
+        FORM = "form", "Form"
+        ITEM_GROUP = "item_group", "ItemGroup (section code)"
+        ITEM = "item", "Item (item code)"
+        CODELIST = "codelist", "CodeList"
+
+    trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="odm_oids")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    key = models.CharField(max_length=32, help_text="Visit, section or item code; 'QS' for the form.")
+    oid = models.CharField(
+        max_length=64,
+        validators=[
+            RegexValidator(r"^[A-Za-z_][A-Za-z0-9_.\-]*$", "letters, digits, '.', '_' and '-'")
+        ],
+    )
+
+    class Meta:
+        ordering = ["trial", "kind", "key"]
+        verbose_name = "ODM OID"
+        constraints = [
+            models.UniqueConstraint(fields=["trial", "kind", "key"], name="odm_oid_unique_key"),
+            models.UniqueConstraint(fields=["trial", "kind", "oid"], name="odm_oid_unique_oid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.key} = {self.oid}"

@@ -39,10 +39,16 @@ def trial_create(
     arms: tuple[tuple[str, str], ...] = E2108_ARMS,
     visits: tuple[VisitSpec, ...] = E2108_VISITS,
     instrument_codes: tuple[str, ...] = ("FACT-B", "E2108-LR"),
+    sponsor: str = "",
+    registry_id: str = "",
+    participants_sex: str = "",
 ) -> Trial:
     trial = Trial.objects.create(
         protocol_id=protocol_id,
         title=title,
+        sponsor=sponsor,
+        registry_id=registry_id,
+        participants_sex=participants_sex,
         instrument_codes=list(instrument_codes),
         instrument_version=instrumentation.pin(instrument_codes),
     )
@@ -70,4 +76,7 @@ def trial_create_e2108() -> Trial:
             "Early local therapy for the primary tumour in de novo stage IV breast cancer: "
             "quality of life"
         ),
+        sponsor="ECOG-ACRIN Cancer Research Group",
+        registry_id="NCT01242800",
+        participants_sex=Trial.Sex.FEMALE,
     )

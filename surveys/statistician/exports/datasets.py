@@ -1,4 +1,4 @@
-"""Dataset builders: item-level long, scored wide, SDTM QS and ADaM-style ADQS.
+"""Dataset builders: item-level long and wide, scored wide (CDISC datasets: ``cdisc/``).
 
 Plain functions from filters to a pandas DataFrame whose columns are the
 dataset's spec (:mod:`surveys.statistician.exports.spec`), in order. Each reads a few
@@ -10,31 +10,28 @@ calendar dates.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from scoring.instruments import ITEMS, LR_ITEM_CODES, RESPONSE_SCALE, get_score
+from scoring.instruments import FACTB_ITEM_CODES, ITEMS, LR_ITEM_CODES, RESPONSE_SCALE
 from surveys import instrumentation
-from surveys.models import SCORE_CODES, Arm, Assessment, Site, Trial, Visit
+from surveys.models import SCORE_CODES, Arm, Site, Trial, Visit
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.queries import (
     completed_query,
     fetch_frame,
-    missed_query,
     responses_query,
     scored_query,
 )
 from surveys.statistician.exports.spec import (
-    ADQS_SPEC,
     ITEMS_SPEC,
-    QS_SPEC,
+    ITEMS_WIDE_SPEC,
     SCORED_SPEC,
     Context,
     DatasetSpec,
-    short,
 )
 
 ARM_INSTRUMENT = "FACT-B+4"
@@ -287,203 +284,37 @@ def items_long(filters: ExportFilters) -> pd.DataFrame:
     return _ordered(ITEMS_SPEC, cols, idx)
 
 
-# --------------------------------------------------------------------------- SDTM QS
+# --------------------------------------------------------------------------- items wide
 
 
-def _qs_not_done(filters: ExportFilters) -> pd.DataFrame:
-    """One QSALL record per instrument of every missed assessment."""
-    missed = fetch_frame(missed_query(filters))
-    rows: list[dict[str, Any]] = []
-    reasons = dict(Assessment.MissedReason.choices)
-    for rec in missed.itertuples(index=False):
-        # One record per instrument; a trial has a handful of them.
-        cats = dict.fromkeys(cat for _, cat in _instrument_of(str(rec.instver)).values())
-        for order, cat in enumerate(cats):
-            rows.append(
-                {
-                    "studyid": rec.studyid,
-                    "subjid": rec.subjid,
-                    "visitnum": rec.visitnum,
-                    "visit": rec.visit,
-                    "seq": order - 100,  # before the items of the same visit (there are none)
-                    "QSTESTCD": "QSALL",
-                    "QSTEST": "Questionnaire",
-                    "QSCAT": cat,
-                    "QSREASND": reasons.get(str(rec.missed_reason), "NOT RECORDED").upper()
-                    if rec.missed_reason
-                    else "NOT RECORDED",
-                }
-            )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "studyid",
-            "subjid",
-            "visitnum",
-            "visit",
-            "seq",
-            "QSTESTCD",
-            "QSTEST",
-            "QSCAT",
-            "QSREASND",
-        ],
-    )
+def items_wide(filters: ExportFilters) -> pd.DataFrame:
+    """One row per completed form, one column per item (the raw 0-4 response).
 
-
-def sdtm_qs(filters: ExportFilters) -> pd.DataFrame:
-    """CDISC SDTM QS: item results of completed forms plus NOT DONE records."""
+    The layout ``python -m scoring score`` reads: item codes as column names,
+    blank for an item left blank or declined; the context columns pass through.
+    """
     grid = _item_grid(filters)
-    value = grid["value"]
-    answered = value.notna().to_numpy()
-    blank = np.array("", dtype=object)
-    labels = {code: short(item.label_en) for code, item in ITEMS.items()}
-    is_base = grid["is_baseline"].to_numpy(dtype=bool)
-    done = pd.DataFrame(
-        {
-            "studyid": grid["studyid"],
-            "subjid": grid["subjid"],
-            "visitnum": grid["visitnum"].astype("int64"),
-            "visit": grid["visit"],
-            "seq": grid["seq"].astype("int64"),
-            "QSTESTCD": grid["item_code"],
-            "QSTEST": grid["item_code"].map(labels),
-            "QSCAT": grid["qscat"],
-            "QSSCAT": grid["subscale"].map(SUBSCALE_NAMES),
-            "QSORRES": value.map(RESPONSE_LABELS).where(answered, "").astype(object),
-            "QSSTRESC": pd.Series(
-                np.where(answered, value.fillna(0).astype("int64").astype(str), blank),
-                index=grid.index,
-                dtype=object,
-            ),
-            "QSSTRESN": value,
-            "QSSTAT": np.where(answered, blank, NOT_DONE),
-            "QSREASND": np.where(
-                answered,
-                blank,
-                np.where(grid["declined"], "PREFER NOT TO ANSWER", "NOT ANSWERED"),
-            ),
-            "QSBLFL": np.where(answered & is_base, "Y", blank),
-            "QSDTC": _iso_date(grid["completed_local"]) if filters.include_dates else blank,
-            "QSDY": _study_day(grid["completed_local"], grid["randomized_on"]),
-        }
-    )
-    missed = _qs_not_done(filters)
-    if len(missed):
-        missed = missed.assign(
-            QSSCAT="",
-            QSORRES="",
-            QSSTRESC="",
-            QSSTRESN=np.nan,
-            QSSTAT=NOT_DONE,
-            QSBLFL="",
-            QSDTC="",
-            QSDY=pd.array([pd.NA] * len(missed), dtype="Int64"),
-        )
-        done = pd.concat([done, missed[done.columns]], ignore_index=True)
-    done = done.sort_values(["subjid", "visitnum", "seq"], kind="stable").reset_index(drop=True)
-    usubjid = _usubjid(done["studyid"], done["subjid"])
+    codes = [v.name for v in ITEMS_WIDE_SPEC.variables if v.name in ITEMS]
+    keys = ["assessment_id"]
+    forms = grid.drop_duplicates(keys).set_index("assessment_id")
+    values = grid.pivot_table(
+        index="assessment_id", columns="item_code", values="value", aggfunc="first", dropna=False
+    ).reindex(index=forms.index)
+    present = [c for c in codes if c in set(grid["item_code"])] if len(grid) else []
     cols: dict[str, Any] = {
-        "STUDYID": done["studyid"],
-        "DOMAIN": "QS",
-        "USUBJID": usubjid.astype(object),
-        "QSSEQ": done.groupby(usubjid, sort=False).cumcount().astype("int64") + 1,
-        **{
-            name: done[name]
-            for name in (
-                "QSTESTCD",
-                "QSTEST",
-                "QSCAT",
-                "QSSCAT",
-                "QSORRES",
-                "QSSTRESC",
-                "QSSTRESN",
-                "QSSTAT",
-                "QSREASND",
-                "QSBLFL",
-            )
-        },
-        "VISITNUM": done["visitnum"].astype("int64"),
-        "VISIT": done["visit"],
-        "QSDTC": done["QSDTC"],
-        "QSDY": done["QSDY"].astype("Int64"),
-        "QSEVLINT": "-P7D",
+        "STUDYID": forms["studyid"],
+        "SUBJID": forms["subjid"],
+        "SITEID": forms["siteid"],
+        "ARMCD": forms["armcd"],
+        "VISITNUM": forms["visitnum"].astype("int64"),
+        "VISITCD": forms["visitcd"],
+        "VISIT": forms["visit"],
+        "LANG": forms["lang"],
+        "MODE": forms["mode"],
+        "INSTVER": forms["instver"],
+        **{code: values[code].astype("float64") for code in present},
     }
-    frame = _ordered(QS_SPEC, cols, done.index)
-    for name in ("QSSCAT", "QSORRES", "QSSTRESC", "QSSTAT", "QSREASND", "QSBLFL", "QSDTC"):
-        frame[name] = frame[name].fillna("").astype(object)
-    return frame
-
-
-# --------------------------------------------------------------------------- ADaM ADQS
-
-
-def adqs(filters: ExportFilters) -> pd.DataFrame:
-    """ADaM-style BDS: one record per participant x visit x parameter."""
-    scope = instruments_in_scope(filters)
-    # Baselines come from every visit, whatever the visit filter; it applies after.
-    raw = _within_cutoff(fetch_frame(scored_query(filters, visits=False)), filters)
-    wide = _scored_columns(raw, scope, include_dates=False)
-    params = [c for c in SCORE_CODES if c in wide]
-    if LR_INSTRUMENT in scope:
-        params += list(LR_ITEM_CODES)
-    arm_codes = sorted(
-        Arm.objects.filter(trial__in=_trials(filters)).values_list("code", flat=True)
-    )
-    arm_number = {code: i for i, code in enumerate(dict.fromkeys(arm_codes), start=1)}
-    n_rows, n_params = len(raw), len(params)
-    rep = np.repeat(np.arange(n_rows), n_params)
-
-    def each(values: Any) -> np.ndarray:
-        return np.asarray(values)[rep]
-
-    def by_param(column: Callable[[str], Any]) -> np.ndarray:
-        """participant-visit x parameter values, flattened row by row (rows repeat per param)."""
-        return np.column_stack([np.asarray(column(p), dtype=float) for p in params]).ravel()
-
-    aval = by_param(lambda p: wide[p])
-    items_n = by_param(
-        lambda p: wide[f"{p}_N"] if f"{p}_N" in wide else pd.notna(np.asarray(wide[p]))
-    )
-    defs = [get_score(p) for p in params]
-    labels = []
-    for d in defs:
-        lo, hi = d.range
-        labels.append(
-            f"{d.label_en} ({lo}-{hi})" if d.kind != "item" else f"{d.code}: {d.label_en}"
-        )
-    frame = pd.DataFrame(
-        {
-            "STUDYID": each(raw["studyid"].to_numpy(dtype=object)),
-            "SUBJID": each(raw["subjid"].to_numpy(dtype=object)),
-            "SITEID": each(raw["siteid"].to_numpy(dtype=object)),
-            "TRTP": each(raw["armlbl"].to_numpy(dtype=object)),
-            "TRTPN": each(raw["armcd"].map(arm_number).fillna(0).to_numpy(dtype=np.int64)),
-            "PARAMCD": np.tile(np.array(params, dtype=object), n_rows),
-            "PARAM": np.tile(np.array(labels, dtype=object), n_rows),
-            "PARAMN": np.tile(np.arange(1, n_params + 1), n_rows),
-            "AVAL": aval,
-            "AVISIT": each(raw["visit"].to_numpy(dtype=object)),
-            "AVISITN": each(raw["visitnum"].to_numpy(dtype=np.int64)),
-            "visitcd": each(raw["visitcd"].to_numpy(dtype=object)),
-            "is_base": each(raw["is_baseline"].to_numpy(dtype=bool)),
-            "ADY": each(np.asarray(wide["COMPDY"].astype("float64"))),
-            "ITEMSN": items_n,
-            "ITEMSTOT": np.tile(np.array([d.n_items for d in defs]), n_rows),
-            "SCORVER": each(raw["scorver"].to_numpy(dtype=object)),
-        }
-    )
-    frame["USUBJID"] = _usubjid(frame["STUDYID"], frame["SUBJID"])
-    base_rows = frame.loc[frame["is_base"], ["USUBJID", "PARAMCD", "AVAL"]]
-    base = base_rows.drop_duplicates(["USUBJID", "PARAMCD"]).set_index(["USUBJID", "PARAMCD"])
-    frame["BASE"] = (
-        base["AVAL"].reindex(pd.MultiIndex.from_frame(frame[["USUBJID", "PARAMCD"]])).to_numpy()
-    )
-    frame["CHG"] = np.where(frame["is_base"], np.nan, frame["AVAL"] - frame["BASE"])
-    frame["ABLFL"] = np.where(frame["is_base"] & frame["AVAL"].notna(), "Y", "").astype(object)
-    frame["ADY"] = frame["ADY"].astype("Int64")
-    for name in ("PARAMN", "AVISITN", "ITEMSN", "ITEMSTOT"):
-        frame[name] = frame[name].astype("int64")
-    if filters.visits:
-        frame = frame.loc[frame["visitcd"].isin(filters.visits).to_numpy()]
-    frame = frame.sort_values(["USUBJID", "PARAMN", "AVISITN"], kind="stable")
-    return _ordered(ADQS_SPEC, {str(k): v for k, v in frame.items()}, frame.index)
+    if not len(grid):
+        cols.update({code: pd.Series(dtype="float64") for code in FACTB_ITEM_CODES})
+    frame = _ordered(ITEMS_WIDE_SPEC, cols, forms.index)
+    return frame.sort_values(["SUBJID", "VISITNUM"], kind="stable").reset_index(drop=True)

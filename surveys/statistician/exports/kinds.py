@@ -1,47 +1,83 @@
-"""The one list of export kinds: each kind's dataset spec, builder and size estimate.
+"""The one list of export kinds: each kind's dataset spec, builder, formats and size estimate.
 
 The kinds themselves (code and label) are ``ExportJob.Kind``, the vocabulary
 stored on the job row; everything else about a kind is its line in
-:data:`KINDS`, and nothing else lists them.
+:data:`KINDS`, and nothing else lists them. A dataset kind builds one
+DataFrame (written as CSV, Parquet, XPT, Stata or SPSS); a file kind
+(the CDISC package, the ODM file) writes its own file into a folder.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from surveys.models import ExportJob
-from surveys.statistician.exports.datasets import adqs, items_long, scored_wide, sdtm_qs
+from surveys.statistician.exports.cdisc.adam import adqs
+from surveys.statistician.exports.cdisc.sdtm import sdtm_qs
+from surveys.statistician.exports.cdisc.spec import ADQS_SPEC, QS_SPEC
+from surveys.statistician.exports.datasets import items_long, items_wide, scored_wide
 from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.results import FileResult
 from surveys.statistician.exports.spec import (
-    ADQS_SPEC,
     ITEMS_SPEC,
-    QS_SPEC,
+    ITEMS_WIDE_SPEC,
     SCORED_SPEC,
     DatasetSpec,
 )
+
+F = ExportJob.Format
+DATASET_FORMATS = (F.CSV, F.PARQUET, F.XPT, F.DTA, F.SAV)
+
+
+def _package(filters: ExportFilters, folder: Path) -> FileResult:
+    from surveys.statistician.exports.cdisc.package import build_package
+
+    return build_package(filters, folder)
+
+
+def _odm(filters: ExportFilters, folder: Path) -> FileResult:
+    from surveys.statistician.exports.cdisc.odm import write_odm_export
+
+    return write_odm_export(filters, folder)
 
 
 @dataclass(frozen=True)
 class ExportKind:
     code: str  # an ExportJob.Kind value
-    spec: DatasetSpec
-    build: Callable[[ExportFilters], pd.DataFrame]
-    #: output rows per completed assessment (items: every item of the E2108 form), for
-    #: the quick estimate that decides between building in the request and in a worker.
+    formats: tuple[str, ...]
+    #: output rows per completed assessment, for the quick estimate that decides between
+    #: building in the request and in a worker.
     rows_per_form: int
+    spec: DatasetSpec | None = None
+    build: Callable[[ExportFilters], pd.DataFrame] | None = None
+    #: a file kind: writes into a folder and says what it wrote (always a background job)
+    write: Callable[[ExportFilters, Path], FileResult] | None = None
+
+    @property
+    def is_dataset(self) -> bool:
+        return self.build is not None
+
+    def dataset_spec(self) -> DatasetSpec:
+        if self.spec is None:
+            raise ValueError(f"{self.code} is not a single-dataset export")
+        return self.spec
 
 
 KINDS: Mapping[str, ExportKind] = {
     kind.code: kind
     for kind in (
-        ExportKind(ExportJob.Kind.ITEMS, ITEMS_SPEC, items_long, rows_per_form=46),
-        ExportKind(ExportJob.Kind.SCORED, SCORED_SPEC, scored_wide, rows_per_form=1),
-        ExportKind(ExportJob.Kind.SDTM_QS, QS_SPEC, sdtm_qs, rows_per_form=46),
-        ExportKind(ExportJob.Kind.ADQS, ADQS_SPEC, adqs, rows_per_form=17),
+        ExportKind(ExportJob.Kind.ITEMS, DATASET_FORMATS, 46, ITEMS_SPEC, items_long),
+        ExportKind(ExportJob.Kind.SCORED, DATASET_FORMATS, 1, SCORED_SPEC, scored_wide),
+        ExportKind(ExportJob.Kind.ITEMS_WIDE, DATASET_FORMATS, 1, ITEMS_WIDE_SPEC, items_wide),
+        ExportKind(ExportJob.Kind.SDTM_QS, DATASET_FORMATS, 46, QS_SPEC, sdtm_qs),
+        ExportKind(ExportJob.Kind.ADQS, DATASET_FORMATS, 54, ADQS_SPEC, adqs),
+        ExportKind(ExportJob.Kind.CDISC_PACKAGE, (F.ZIP,), 160, write=_package),
+        ExportKind(ExportJob.Kind.CDISC_ODM, (F.XML,), 46, write=_odm),
     )
 }
 if set(KINDS) != set(ExportJob.Kind.values):  # pragma: no cover - a kind added to one place only
@@ -58,7 +94,10 @@ def export_kind(kind: str) -> ExportKind:
 def build_dataset(
     kind: str, filters: ExportFilters | Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """The dataset *kind* (``items``, ``scored``, ``sdtm_qs``, ``adqs``) for *filters*."""
+    """The dataset *kind* (``items``, ``scored``, ``items_wide``, ``sdtm_qs``, ``adqs``)."""
     if not isinstance(filters, ExportFilters):
         filters = ExportFilters.from_dict(filters)
-    return export_kind(kind).build(filters)
+    build = export_kind(kind).build
+    if build is None:
+        raise ValueError(f"{kind} is not a single-dataset export")
+    return build(filters)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from django.contrib.auth import get_user_model
 from django.db import connection
 
 from scoring.instruments import LR_ITEM_CODES
@@ -27,6 +28,7 @@ from surveys.models import (
     Assessment,
     Participant,
     Response,
+    ResponseCorrection,
     Score,
     Site,
     Trial,
@@ -213,6 +215,104 @@ def missed_query(filters: ExportFilters) -> Query:
         sql += " AND a.window_end <= %s"
         params.append(filters.cutoff)
     sql += " ORDER BY p.study_id, v.number"
+    return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
+
+
+# ------------------------------------------------------------------ CDISC package
+
+
+def forms_query(filters: ExportFilters) -> Query:
+    """Every form that goes into QS: completed, missed, or holding a stored answer."""
+    params: list[Any] = []
+    columns: list[tuple[str, str, Kind]] = [
+        ("a.id", "assessment_id", "int"),
+        *_ASSESSMENT_COLUMNS,
+        ("a.status", "status", "str"),
+        ("a.window_start", "window_start", "date"),
+        ("a.window_end", "window_end", "date"),
+        ("a.missed_reason", "missed_reason", "str"),
+        ("a.missed_reason_text", "missed_reason_text", "str"),
+        ("p.off_study_on", "off_study_on", "date"),
+    ]
+    sql = (
+        f"SELECT {_select(columns)} FROM {_t(Assessment)} a {_joins()} "
+        "WHERE (a.status IN ('completed', 'missed') "
+        f"OR EXISTS (SELECT 1 FROM {_t(Response)} r WHERE r.assessment_id = a.id))"
+    )
+    sql += _where(filters, params)
+    sql += " ORDER BY p.study_id, v.number"
+    return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
+
+
+def answers_query(filters: ExportFilters) -> Query:
+    """Every stored answer of every form the filters select, whatever the form's status."""
+    params: list[Any] = []
+    columns: list[tuple[str, str, Kind]] = [
+        ("r.id", "response_id", "int"),
+        ("r.assessment_id", "assessment_id", "int"),
+        ("r.item_code", "item_code", "str"),
+        ("r.value", "value", "float"),
+        ("r.declined", "declined", "bool"),
+        ("r.saved_at", "saved_at", "datetime"),
+    ]
+    sql = (
+        f"SELECT {_select(columns)} FROM {_t(Response)} r "
+        f"JOIN {_t(Assessment)} a ON a.id = r.assessment_id {_joins()} WHERE 1 = 1"
+    )
+    sql += _where(filters, params)
+    if filters.cutoff:
+        sql += " AND r.saved_at < %s"
+        params.append(dt.datetime.combine(filters.cutoff, dt.time(), tzinfo=dt.UTC) + CUTOFF_SLACK)
+    return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
+
+
+def participants_query(filters: ExportFilters) -> Query:
+    """Every randomized participant of the trial(s), sites and arms the filters select."""
+    params: list[Any] = []
+    columns: list[tuple[str, str, Kind]] = [
+        ("p.id", "participant_id", "int"),
+        ("t.protocol_id", "studyid", "str"),
+        ("p.study_id", "subjid", "str"),
+        ("st.code", "siteid", "str"),
+        ("st.timezone", "tz", "str"),
+        ("st.country", "country", "str"),
+        ("ar.code", "armcd", "str"),
+        ("ar.label", "armlbl", "str"),
+        ("p.randomized_on", "randomized_on", "date"),
+        ("p.off_study_on", "off_study_on", "date"),
+        ("p.off_study_reason", "off_study_reason", "str"),
+        ("p.off_study_note", "off_study_note", "str"),
+        ("t.participants_sex", "sex", "str"),
+        ("t.study_day_reference", "day_reference", "str"),
+    ]
+    sql = (
+        f"SELECT {_select(columns)} FROM {_t(Participant)} p "
+        f"JOIN {_t(Trial)} t ON t.id = p.trial_id JOIN {_t(Site)} st ON st.id = p.site_id "
+        f"JOIN {_t(Arm)} ar ON ar.id = p.arm_id WHERE 1 = 1"
+    )
+    sql += _where(filters, params, visits=False)
+    sql += " ORDER BY t.protocol_id, p.study_id"
+    return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
+
+
+def corrections_query(filters: ExportFilters) -> Query:
+    """The latest correction of each corrected answer (who, when, why)."""
+    params: list[Any] = []
+    columns: list[tuple[str, str, Kind]] = [
+        ("c.response_id", "response_id", "int"),
+        ("c.corrected_at", "corrected_at", "datetime"),
+        ("u.username", "corrected_by", "str"),
+        ("c.reason", "reason", "str"),
+    ]
+    sql = (
+        f"SELECT {_select(columns)} FROM {_t(ResponseCorrection)} c "
+        f"JOIN {_t(Response)} r ON r.id = c.response_id "
+        f"JOIN {_t(Assessment)} a ON a.id = r.assessment_id {_joins()} "
+        f"JOIN {connection.ops.quote_name(get_user_model()._meta.db_table)} u "
+        "ON u.id = c.corrected_by_id WHERE 1 = 1"
+    )
+    sql += _where(filters, params)
+    sql += " ORDER BY c.response_id, c.corrected_at"
     return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
 
 

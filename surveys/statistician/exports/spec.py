@@ -31,13 +31,34 @@ STUDY_DAY = (
 )
 
 
+Origin = Literal["", "Collected", "Derived", "Assigned", "Protocol", "Predecessor"]
+
+
 @dataclass(frozen=True)
 class Var:
+    """One variable. The fields after ``derivation`` are the CDISC metadata that
+    define.xml, Dataset-JSON and the SAS/R/Stata programs read: ``length`` (characters;
+    blank = computed from the data), ``origin`` and ``source`` (Define-XML origin type
+    and source), ``codelist`` (an id in :mod:`~surveys.statistician.exports.cdisc.terms`),
+    ``key`` (position in the dataset's key variables, 0 = not a key), ``method`` (a
+    derivation method id), ``predecessor`` (DOMAIN.VARIABLE it is copied from), ``date``
+    (a numeric SAS date: days since 1960-01-01 in XPT, ISO 8601 in CSV and JSON) and
+    ``mandatory`` (never blank)."""
+
     name: str
     label: str
     type: VarType
     allowed: str = ""
     derivation: str = ""
+    length: int | None = None
+    origin: Origin = ""
+    source: str = ""
+    codelist: str = ""
+    key: int = 0
+    method: str = ""
+    predecessor: str = ""
+    date: bool = False
+    mandatory: bool = False
 
     def __post_init__(self) -> None:
         if not _SAS_NAME.fullmatch(self.name):
@@ -52,6 +73,15 @@ class DatasetSpec:
     label: str  # the XPT dataset label (at most 40 characters)
     description: str
     variables: tuple[Var, ...]
+    #: Define-XML: the dataset's class (``def:Class``), structure and standard.
+    cls: str = ""
+    structure: str = ""
+    standard: str = ""
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key variables, in key order."""
+        return tuple(v.name for v in sorted(self.variables, key=lambda v: v.key) if v.key)
 
     def var(self, name: str) -> Var:
         for v in self.variables:
@@ -145,6 +175,7 @@ def _ok_vars(codes: Iterable[str]) -> list[Var]:
             "num",
             "1 = scored; 0 = too few items answered",
             f"1 when {code} is not blank: {get_score(code).rule}.",
+            codelist="NY01",
         )
         for code in codes
     ]
@@ -158,6 +189,7 @@ def _lr_vars() -> list[Var]:
             "num",
             "0 to 4, higher = more burden; blank = not answered",
             "The E2108 locoregional item's response, scored item by item (no reversal).",
+            codelist="RESPONSE",
         )
         for code in LR_ITEM_CODES
     ]
@@ -241,6 +273,7 @@ ITEMS_SPEC = DatasetSpec(
             "num",
             RESPONSES + "; blank = not answered or declined",
             "The answer saved on the tablet (latest value after any audited correction).",
+            codelist="RESPONSE",
         ),
         Var(
             "DECLINED",
@@ -248,6 +281,7 @@ ITEMS_SPEC = DatasetSpec(
             "num",
             "1 = declined; 0 = not",
             "1 when the participant ticked 'prefer not to answer' (GS7 only).",
+            codelist="NY01",
         ),
         Var(
             "ITEMSCR",
@@ -357,158 +391,42 @@ SCORED_SPEC = DatasetSpec(
     ),
 )
 
-QS_SPEC = DatasetSpec(
-    name="QS",
-    label="Questionnaires",
-    description=(
-        "CDISC SDTM QS: one record per item per completed questionnaire (not-done items with "
-        "QSSTAT) and one QSALL 'NOT DONE' record per instrument for each missed assessment."
-    ),
-    variables=(
-        _STUDYID,
-        Var("DOMAIN", "Domain abbreviation", "char", "QS", "Always QS."),
-        _USUBJID,
-        Var("QSSEQ", "Sequence number", "num", "1, 2, ...", "Per USUBJID: visit, then item order."),
-        Var(
-            "QSTESTCD",
-            "Question short name",
-            "char",
-            "FACIT item codes; QSALL",
-            "Item code; QSALL for a questionnaire not done.",
-        ),
-        Var(
-            "QSTEST",
-            "Question name",
-            "char",
-            "",
-            "Our short label (at most 40 characters); 'Questionnaire' for QSALL.",
-        ),
-        Var(
-            "QSCAT",
-            "Category of question",
-            "char",
-            "FACT-B V4; FACT-B+4 V4; E2108-LR DRAFT-1",
-            "The instrument and version the item belongs to.",
-        ),
-        Var(
-            "QSSCAT",
-            "Subcategory for question",
-            "char",
-            "PHYSICAL WELL-BEING; ...; LOCOREGIONAL ITEMS",
-            "Subscale of the item.",
-        ),
-        Var(
-            "QSORRES",
-            "Finding in original units",
-            "char",
-            "; ".join(o.label_en for o in RESPONSE_SCALE),
-            "The response option chosen; blank when not done.",
-        ),
-        Var(
-            "QSSTRESC",
-            "Character result/finding in std format",
-            "char",
-            "0; 1; 2; 3; 4",
-            "The response value as text (not reversed: reversal is a derivation).",
-        ),
-        Var(
-            "QSSTRESN",
-            "Numeric finding in standard units",
-            "num",
-            "0 to 4",
-            "The response value (not reversed).",
-        ),
-        Var("QSSTAT", "Completion status", "char", "NOT DONE; blank", "NOT DONE without a result."),
-        Var(
-            "QSREASND",
-            "Reason not done",
-            "char",
-            "NOT ANSWERED; PREFER NOT TO ANSWER; missed reasons; NOT RECORDED",
-            "Item left blank, 'prefer not to answer', or why the visit was missed.",
-        ),
-        Var(
-            "QSBLFL",
-            "Baseline flag",
-            "char",
-            "Y; blank",
-            "Y on results of the baseline visit.",
-        ),
-        _VISITNUM,
-        _VISIT,
-        Var(
-            "QSDTC",
-            "Date/time of finding",
-            "char",
-            "ISO 8601 date; blank",
-            "Site-local completion date, only in exports made with calendar dates; " + NOT_DATES,
-        ),
-        Var("QSDY", "Study day of finding", "num", "integer, no 0", STUDY_DAY),
-        Var(
-            "QSEVLINT",
-            "Evaluation interval",
-            "char",
-            "-P7D",
-            "FACIT recall period: the past 7 days.",
-        ),
-    ),
-)
 
-ADQS_SPEC = DatasetSpec(
-    name="ADQS",
-    label="Questionnaire analysis dataset",
+ITEMS_WIDE_SPEC = DatasetSpec(
+    name="ITEMSWID",
+    label="Item-level responses (one row per form)",
     description=(
-        "ADaM-style BDS: one record per participant x visit x parameter (each FACT-B score and "
-        "each E2108 item) for every completed assessment."
+        "One row per completed form, one column per item (the response 0-4 as answered; blank "
+        "= left blank or 'prefer not to answer'). Readable directly by "
+        "`python -m scoring score FILE -o SCORED.csv`, which adds the scores."
     ),
     variables=(
         _STUDYID,
-        _USUBJID,
         _SUBJID,
         _SITEID,
-        Var("TRTP", "Planned treatment", "char", "{arm_labels}", "Randomized arm label."),
-        Var("TRTPN", "Planned treatment (N)", "num", "{arm_numbers}", "Arms in code order."),
-        Var("PARAMCD", "Parameter code", "char", "PWB ... TOI, ARM, LR1-LR9", "Score code."),
-        Var("PARAM", "Parameter", "char", "", "Score label with its range."),
-        Var("PARAMN", "Parameter (N)", "num", "1, 2, ...", "Parameter order."),
+        _ARMCD,
+        _VISITNUM,
+        _VISITCD,
+        _VISIT,
+        _LANG,
         Var(
-            "AVAL",
-            "Analysis value",
-            "num",
-            "the parameter's range; blank = not scored",
-            "The stored score (LR items: the response).",
-        ),
-        Var(
-            "BASE",
-            "Baseline value",
-            "num",
-            "",
-            "AVAL of the same participant and parameter at the baseline visit.",
-        ),
-        Var(
-            "CHG",
-            "Change from baseline",
-            "num",
-            "",
-            "AVAL - BASE on post-baseline records; blank at baseline or without both.",
-        ),
-        Var(
-            "ABLFL",
-            "Baseline record flag",
+            "MODE",
+            "Mode of administration",
             "char",
-            "Y; blank",
-            "Y on the baseline visit's record when AVAL is not blank.",
+            "tablet; home; phone",
+            "How the form was given.",
         ),
-        Var("AVISIT", "Analysis visit", "char", "{visit_labels}", "The scheduled visit."),
-        Var("AVISITN", "Analysis visit (N)", "num", "{visit_numbers}", "VISITNUM."),
-        Var("ADY", "Analysis relative day", "num", "integer, no 0", STUDY_DAY),
-        Var(
-            "ITEMSN",
-            "Items answered",
-            "num",
-            "0 to ITEMSTOT",
-            "Items of the parameter answered (the score's *_N).",
+        _INSTVER,
+        *(
+            Var(
+                code,
+                short(f"{code}: {item.label_en}"),
+                "num",
+                RESPONSES + "; blank = not answered or declined",
+                "The response as answered (not reversed: `python -m scoring score` reverses).",
+                codelist="RESPONSE",
+            )
+            for code, item in ITEMS.items()
         ),
-        Var("ITEMSTOT", "Items in the parameter", "num", "1 to 37", "Items the score uses."),
-        Var("SCORVER", "Scoring version", "char", SCORING_VERSION, "scoring/ version."),
     ),
 )
