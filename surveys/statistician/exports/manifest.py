@@ -1,7 +1,7 @@
 """The manifest that goes with every export: each file, its rows and SHA-256, and the context.
 
 One row per file: name, rows, bytes, SHA-256, then the data cut-off, the
-software and scoring versions, the filters and when it was made (the same on
+software and scoring versions, the filters (as JSON) and when it was made (the same on
 every row, so the CSV stands on its own when it is read into a table).
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -66,7 +67,7 @@ def manifest(
                 "data_cutoff": filters.cutoff.isoformat() if filters.cutoff else "",
                 "software_version": software_version(),
                 "scoring_version": SCORING_VERSION,
-                "filters": filters.describe(),
+                "filters": json.dumps(filters.as_dict(), sort_keys=True),
                 "created_at": created.replace(microsecond=0).isoformat(),
             }
         )

@@ -148,8 +148,8 @@ def codebook_json(kind: str, frame: pd.DataFrame, context: Context | None = None
 
 
 def _date_array(column: pd.Series) -> pa.Array:
-    values = pd.to_datetime(column).dt.date
-    return pa.array(values.where(column.notna(), None).tolist(), type=pa.date32())
+    values = [None if pd.isna(v) else v.date() for v in pd.to_datetime(column)]
+    return pa.array(values, type=pa.date32())
 
 
 def _to_arrow(
