@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from rest_framework import serializers
 
 from surveys.models import (
@@ -160,6 +161,17 @@ class ExportJobSerializer(serializers.ModelSerializer):
     codebook_download = serializers.HyperlinkedIdentityField(
         view_name="api:export-codebook", read_only=True
     )
+    format = serializers.ChoiceField(
+        choices=ExportJob.Format.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Required for dataset kinds; the CDISC package is a zip, ODM an xml.",
+    )
+    files = serializers.SerializerMethodField(
+        help_text="The export's other files (manifest, JSON codebook, SAS/R/Stata programs): "
+        "name -> download URL."
+    )
 
     class Meta:
         model = ExportJob
@@ -177,6 +189,7 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "finished_at",
             "download",
             "codebook_download",
+            "files",
         ]
         read_only_fields = [
             "id",
@@ -196,6 +209,14 @@ class ExportJobSerializer(serializers.ModelSerializer):
             return ExportFilters.from_dict(value).as_dict()
         except DjangoValidationError as exc:
             raise _django_errors(exc) from None
+
+    def get_files(self, job: ExportJob) -> dict[str, str]:
+        request = self.context.get("request")
+        out = {}
+        for name in sorted(job.files or {}):
+            url = reverse("api:export-file", kwargs={"pk": job.pk, "name": name})
+            out[name] = request.build_absolute_uri(url) if request is not None else url
+        return out
 
 
 class AnalysisRunSerializer(serializers.ModelSerializer):

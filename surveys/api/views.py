@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import FileResponse
+from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -41,7 +41,12 @@ from surveys.models import (
     Score,
 )
 from surveys.statistician.analysis.runs import run_start
-from surveys.statistician.exports.jobs import export_create, export_start, file_name
+from surveys.statistician.exports.jobs import (
+    export_create,
+    export_start,
+    file_name,
+    stored_extra_file,
+)
 from surveys.statistician.exports.writers import CONTENT_TYPES
 from surveys.statistician.files import stored_file_response
 from surveys.trial.participants import assessment_record_missed_reason
@@ -166,9 +171,14 @@ class ExportJobViewSet(StatisticianJobViewSet):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        job = export_create(
-            user=request.user, kind=data["kind"], fmt=data["format"], filters=data["filters"]
-        )
+        try:
+            job = export_create(
+                user=request.user, kind=data["kind"], fmt=data["format"], filters=data["filters"]
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
         export_start(job)
         job.refresh_from_db()
         return ApiResponse(self.get_serializer(job).data, status=status.HTTP_201_CREATED)
@@ -186,7 +196,18 @@ class ExportJobViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def codebook(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
+        if not job.codebook:
+            raise Http404("this export has no CSV codebook")
         return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+
+    @extend_schema(
+        summary="Download one of the export's other files (manifest, JSON codebook, programs)",
+        responses=BINARY,
+    )
+    @action(detail=True, methods=["get"], url_path=r"files/(?P<name>[A-Za-z0-9_.\-]+)")
+    def file(self, request: Request, pk: str | None = None, name: str = "") -> FileResponse:
+        job = self._finished(pk)
+        return stored_extra_file(job, name)
 
 
 @extend_schema_view(

@@ -215,7 +215,9 @@ class OdmOid(models.Model):
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="odm_oids")
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    key = models.CharField(max_length=32, help_text="Visit, section or item code; 'QS' for the form.")
+    key = models.CharField(
+        max_length=32, help_text="Visit, section or item code; 'QS' for the form."
+    )
     oid = models.CharField(
         max_length=64,
         validators=[

@@ -28,7 +28,11 @@ def _measure_choices() -> list[tuple[str, str]]:
 
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(choices=ExportJob.Kind.choices, label="Dataset")
-    format = forms.ChoiceField(choices=ExportJob.Format.choices)
+    format = forms.ChoiceField(
+        choices=ExportJob.Format.choices,
+        required=False,
+        help_text="The CDISC package is always a zip, the ODM export an XML file.",
+    )
     visits = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: every visit."
     )
@@ -47,7 +51,7 @@ class ExportForm(forms.Form):
     include_dates = forms.BooleanField(
         required=False,
         label="Include calendar dates",
-        help_text="Off: study ids and study days only (QSDTC blank).",
+        help_text="Off: study ids and study days only. The CDISC package always has dates.",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -19,6 +19,11 @@ urlpatterns = [
         views.ExportCodebookView.as_view(),
         name="export_codebook",
     ),
+    path(
+        "exports/<int:pk>/files/<str:name>",
+        views.ExportFileView.as_view(),
+        name="export_file",
+    ),
     path("runs/new/", views.RunCreateView.as_view(), name="run_new"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
     path("runs/<int:pk>/rerun/", views.RunRerunView.as_view(), name="run_rerun"),

@@ -17,13 +17,30 @@ from surveys.statistician.analysis import present
 from surveys.statistician.analysis.runs import TABLES, results_table, run_again, run_start
 from surveys.statistician.analysis.snapshot import from_bytes
 from surveys.statistician.exports.filters import ExportFilters
-from surveys.statistician.exports.jobs import export_create, export_start, file_name
+from surveys.statistician.exports.jobs import (
+    export_create,
+    export_start,
+    file_name,
+    stored_extra_file,
+)
 from surveys.statistician.exports.kinds import KINDS
 from surveys.statistician.exports.writers import CONTENT_TYPES
 from surveys.statistician.files import stored_file_response
 from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
+KIND_HELP = {
+    ExportJob.Kind.CDISC_PACKAGE: (
+        "A zip laid out as an eCTD module 5 study folder: tabulations/sdtm (DM, DS, TS, QS, "
+        "SUPPQS as XPT, Dataset-JSON and CSV, with define.xml), analysis/adam/datasets (ADSL, "
+        "ADQS, define.xml), misc/odm.xml and manifest.csv. Check it with "
+        "`manage.py check_cdisc FILE.zip`; docs/cdisc.md describes every dataset."
+    ),
+    ExportJob.Kind.CDISC_ODM: (
+        "Every stored answer as CDISC ODM 1.3.2 (Snapshot) for Medidata Rave, with audit "
+        "records and the form's metadata; OIDs from the trial's ODM OID table in the admin."
+    ),
+}
 
 
 class StatisticianView(StatisticianRequiredMixin, View):
@@ -45,7 +62,7 @@ class HomeView(StatisticianView):
             {
                 "exports": ExportJob.objects.select_related("created_by")[:RECENT],
                 "runs": AnalysisRun.objects.select_related("created_by")[:RECENT],
-                "specs": [kind.spec for kind in KINDS.values()],
+                "specs": [kind.spec for kind in KINDS.values() if kind.spec is not None],
             },
         )
 
@@ -94,6 +111,8 @@ class ExportDetailView(StatisticianView):
             {
                 "job": job,
                 "spec": KINDS[job.kind].spec,
+                "files": sorted(job.files or {}),
+                "kind_help": KIND_HELP.get(job.kind, ""),
                 "filters": ExportFilters.from_dict(job.filters).describe(),
                 "pending": job.is_pending,
             },
@@ -110,6 +129,14 @@ class ExportCodebookView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
         return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+
+
+class ExportFileView(StatisticianView):
+    """The export's other files: manifest, JSON codebook, SAS/R/Stata programs."""
+
+    def get(self, request: HttpRequest, pk: int, name: str) -> FileResponse:
+        job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
+        return stored_extra_file(job, name)
 
 
 # --------------------------------------------------------------------------- analysis runs

@@ -22,6 +22,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404
 from django.utils import timezone
 
 from surveys.jobs.claims import Outcome
@@ -34,6 +36,7 @@ from surveys.statistician.exports.kinds import KINDS, build_dataset
 from surveys.statistician.exports.manifest import MANIFEST_NAME, manifest, write_manifest
 from surveys.statistician.exports.programs import write_programs
 from surveys.statistician.exports.writers import (
+    CONTENT_TYPES,
     EXTENSIONS,
     codebook,
     codebook_json,
@@ -41,6 +44,7 @@ from surveys.statistician.exports.writers import (
     write_dataset,
     write_json,
 )
+from surveys.statistician.files import stored_file_response
 
 #: Exports up to this many output rows are built in the request; larger ones by a worker.
 SYNC_ROW_LIMIT = 60_000
@@ -184,3 +188,17 @@ def _build(job: ExportJob, claimed_at: dt.datetime) -> Done:
 def run_export_job(job_id: int, *, now: dt.datetime | None = None) -> Outcome:
     """Build and store the export, once. Returns what this call did."""
     return execute(ExportJob, job_id, work=_build, now=now)
+
+
+def stored_extra_file(job: ExportJob, name: str) -> FileResponse:
+    """One of the job's other files (manifest, JSON codebook, programs); 404 if it has none."""
+    stored = (job.files or {}).get(name)
+    if not stored:
+        raise Http404("no such file in this export")
+    ext = name.rsplit(".", 1)[-1].lower()
+    field = ExportJob._meta.get_field("file")
+    return stored_file_response(
+        FieldFile(job, field, stored),
+        name,
+        CONTENT_TYPES.get(ext, "text/plain"),  # type: ignore[arg-type]
+    )

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 import pyreadstat
 
 from surveys.statistician.exports.cdisc import terms
+from surveys.statistician.exports.cdisc.spec import METHODS
 from surveys.statistician.exports.kinds import export_kind
 from surveys.statistician.exports.spec import Context, DatasetSpec, Var
 
@@ -90,6 +91,25 @@ def value_labels(spec: DatasetSpec, frame: pd.DataFrame) -> dict[str, dict[float
     return out
 
 
+ORIGIN_TEXT = {
+    "Collected": "Collected on the form.",
+    "Assigned": "Assigned by the sponsor (trial set-up).",
+    "Protocol": "From the protocol (trial set-up).",
+    "Derived": "Derived.",
+}
+
+
+def derivation_of(var: Var) -> str:
+    """What the codebook says about where a variable comes from."""
+    if var.derivation:
+        return var.derivation
+    if var.method in METHODS:
+        return METHODS[var.method].description
+    if var.predecessor:
+        return f"Copied from {var.predecessor}."
+    return ORIGIN_TEXT.get(var.origin, "")
+
+
 def codebook(kind: str, frame: pd.DataFrame, context: Context | None = None) -> pd.DataFrame:
     """The data dictionary of *frame*: one row per column, in column order."""
     spec = export_kind(kind).dataset_spec()
@@ -104,7 +124,7 @@ def codebook(kind: str, frame: pd.DataFrame, context: Context | None = None) -> 
                 "label": var.label,
                 "type": var.type,
                 "allowed_values": context.fill(var.allowed),
-                "derivation": var.derivation,
+                "derivation": derivation_of(var),
             }
         )
     return pd.DataFrame(rows, columns=list(CODEBOOK_COLUMNS))
@@ -256,7 +276,7 @@ def _labelled_frame(frame: pd.DataFrame, spec: DatasetSpec) -> pd.DataFrame:
         if var.type == "char":
             out[name] = frame[name].astype(object).where(frame[name].notna(), "").map(str)
         elif var.date:
-            out[name] = pd.to_datetime(frame[name])
+            out[name] = pd.to_datetime(frame[name]).astype("datetime64[ns]")
         else:
             out[name] = pd.to_numeric(frame[name]).astype("float64").to_numpy(na_value=np.nan)
     return out
