@@ -312,6 +312,7 @@ def rule_qsseq_stable(pkg: Package) -> Finding:
     qs = pkg.frame("QS")
     filters = pkg.filters()
     full = qs.set_index(RECORD)["QSSEQ"]
+    full = full.loc[~full.index.duplicated()]
     problems: list[str] = []
     checked = 0
     visits = Visit.objects.filter(
@@ -366,6 +367,7 @@ def rule_answers(pkg: Package) -> Finding:
     frame["usubjid"] = _usubjid(frame["studyid"], frame["subjid"])
     qs = pkg.frame("QS")
     qs = qs.loc[qs["QSTESTCD"] != "QSALL"].set_index(["USUBJID", "VISITNUM", "QSTESTCD"])
+    qs = qs.loc[~qs.index.duplicated()]
     keys = pd.MultiIndex.from_arrays(
         [frame["usubjid"], frame["visitnum"].astype(float), frame["code"]]
     )
@@ -396,6 +398,7 @@ def rule_answers(pkg: Package) -> Finding:
 def rule_srcseq(pkg: Package) -> Finding:
     adqs = pkg.frame("ADQS")
     qs = pkg.frame("QS").set_index(["USUBJID", "QSSEQ"])
+    qs = qs.loc[~qs.index.duplicated()]  # duplicates are the QSSEQ rule's finding
     items = adqs.loc[adqs["SRCDOM"] == "QS"]
     at = qs.index.get_indexer(pd.MultiIndex.from_arrays([items["USUBJID"], items["SRCSEQ"]]))
     problems = []
