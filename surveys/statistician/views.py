@@ -29,7 +29,7 @@ from surveys.statistician.files import stored_file_response
 from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
-KIND_HELP = {
+KIND_HELP: dict[str, str] = {
     ExportJob.Kind.CDISC_PACKAGE: (
         "A zip laid out as an eCTD module 5 study folder: tabulations/sdtm (DM, DS, TS, QS, "
         "SUPPQS as XPT, Dataset-JSON and CSV, with define.xml), analysis/adam/datasets (ADSL, "

@@ -200,5 +200,5 @@ def stored_extra_file(job: ExportJob, name: str) -> FileResponse:
     return stored_file_response(
         FieldFile(job, field, stored),
         name,
-        CONTENT_TYPES.get(ext, "text/plain"),  # type: ignore[arg-type]
+        CONTENT_TYPES.get(ext, "text/plain"),
     )

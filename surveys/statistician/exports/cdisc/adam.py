@@ -101,12 +101,12 @@ def parameters(scope: set[str], pinned: list[str]) -> list[dict[str, Any]]:
             continue
         score = get_score(code)
         lo, hi = score.range
-        inst = instrumentation.instruments(f"{ARM_INSTRUMENT}@4" if code == "ARM" else "FACT-B@4")
+        owner = instrumentation.instruments(f"{ARM_INSTRUMENT}@4" if code == "ARM" else "FACT-B@4")
         params.append(
             {
                 "PARAMCD": code,
                 "PARAM": f"{score.label_en} ({lo}-{hi})",
-                "PARCAT1": terms.qscat(inst[0]),
+                "PARCAT1": terms.qscat(owner[0]),
                 "PARCAT2": SUBSCALE_NAMES.get(code, "TOTAL"),
                 "ITMTOT": score.n_items,
                 "kind": score.kind,

@@ -39,6 +39,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -127,7 +128,7 @@ class Package:
             path.stem.upper(),
             folder,
             xpt,
-            dict(zip(meta.column_names, meta.column_labels, strict=True)),
+            dict(zip(meta.column_names, [str(x or "") for x in meta.column_labels], strict=True)),
             meta.file_label or "",
             document,
             json_frame,
@@ -152,7 +153,8 @@ def rule_manifest(pkg: Package) -> Finding:
         return _finding("MANIFEST", 0, ["manifest.csv is missing"])
     problems = []
     listed = set()
-    for row in pkg.manifest.itertuples(index=False):
+    records: Any = pkg.manifest.itertuples(index=False)
+    for row in records:
         listed.add(row.file)
         path = pkg.root / row.file
         if not path.exists():

@@ -384,13 +384,13 @@ def build_define(data: DefineInput) -> etree._ElementTree:
                 label,
                 codelist if codelist in known else "",
             )
-    for codelist in data.codelists:
-        _codelist(mdv, codelist, ct_oid)
-    for method in sorted(methods.values(), key=lambda m: m.id):
+    for listed in data.codelists:
+        _codelist(mdv, listed, ct_oid)
+    for defined in sorted(methods.values(), key=lambda m: m.id):
         element = etree.SubElement(
-            mdv, _o("MethodDef"), OID=method.id, Name=method.name, Type=method.type
+            mdv, _o("MethodDef"), OID=defined.id, Name=defined.name, Type=defined.type
         )
-        _description(element, method.description)
+        _description(element, defined.description)
     return etree.ElementTree(odm)
 
 

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from django.utils import timezone
@@ -74,7 +75,7 @@ def _text(parent: etree._Element, tag: str, text: str) -> None:
     translated.text = text
 
 
-def _stamp(value: object) -> str:
+def _stamp(value: Any) -> str:
     return pd.Timestamp(value).tz_convert("UTC").isoformat()
 
 
@@ -216,15 +217,17 @@ def build_odm(source: Source, *, created: dt.datetime, software: str) -> etree._
     )
     answers = source.answers.loc[source.answers["value"].notna()]
     latest = source.corrections.drop_duplicates("response_id", keep="last").set_index("response_id")
-    by_form = {int(k): g for k, g in answers.groupby("assessment_id")}
+    groups: Any = answers.groupby("assessment_id")
+    by_form = {int(k): g for k, g in groups}
     forms = source.forms.loc[source.forms["assessment_id"].isin(list(by_form))]
     forms = forms.sort_values(["subjid", "visitnum"], kind="stable")
     section_of: dict[str, dict[str, str]] = {}
     for subjid, subject_forms in forms.groupby("subjid", sort=False):
+        records: Any = subject_forms.itertuples(index=False)
         first = subject_forms.iloc[0]
         subject = etree.SubElement(clinical, _o("SubjectData"), SubjectKey=str(subjid))
         etree.SubElement(subject, _o("SiteRef"), LocationOID=f"LOC.{first['siteid']}")
-        for form in subject_forms.itertuples(index=False):
+        for form in records:
             event = etree.SubElement(
                 subject,
                 _o("StudyEventData"),
@@ -250,7 +253,7 @@ def build_odm(source: Source, *, created: dt.datetime, software: str) -> etree._
                     ItemGroupOID=oids.get(OdmOid.Kind.ITEM_GROUP, section.code),
                 )
                 for code in codes:
-                    answer = given.loc[code]
+                    answer: Any = given.loc[code]
                     item = etree.SubElement(
                         group,
                         _o("ItemData"),

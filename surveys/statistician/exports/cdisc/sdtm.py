@@ -57,7 +57,7 @@ ASSISTANCE = {"none": "NONE", "read_aloud": "READ ALOUD", "staff_recorded": "STA
 MAX_TEXT = 200
 
 
-def _frame(spec: DatasetSpec, rows: list[dict[str, Any]]) -> pd.DataFrame:
+def _frame(spec: DatasetSpec, rows: list[dict[Any, Any]]) -> pd.DataFrame:
     names = [v.name for v in spec.variables]
     frame = pd.DataFrame(rows, columns=names)
     for var in spec.variables:
@@ -115,7 +115,8 @@ def ds(source: Source) -> pd.DataFrame:
     people = source.participants
     reasons = dict(Participant.OffStudyReason.choices)
     rows: list[dict[str, Any]] = []
-    for p in people.itertuples(index=False):
+    records: Any = people.itertuples(index=False)
+    for p in records:
         rows.append(
             {
                 "STUDYID": p.studyid,
@@ -302,11 +303,11 @@ def qs(source: Source) -> pd.DataFrame:
     answers = source.answers.set_index(["assessment_id", "item_code"])
     at = answers.index.get_indexer(pd.MultiIndex.from_frame(grid[["assessment_id", "item_code"]]))
     found = at >= 0
-    value = np.full(len(grid), np.nan)
-    value[found] = answers["value"].to_numpy(dtype=float)[at[found]]
+    stored = np.full(len(grid), np.nan)
+    stored[found] = answers["value"].to_numpy(dtype=float)[at[found]]
     declined = np.zeros(len(grid), dtype=bool)
     declined[found] = answers["declined"].to_numpy(dtype=bool)[at[found]]
-    grid["value"] = value
+    grid["value"] = stored
     grid["declined"] = declined
     # A form still in progress at the cut-off: only what was answered so far.
     keep = found | (grid["fstat"] != IN_PROGRESS).to_numpy()
@@ -418,7 +419,7 @@ def suppqs(source: Source) -> pd.DataFrame:
         "assist": forms["assist"].fillna("").map(lambda v: ASSISTANCE.get(v, str(v).upper())),
         "fstat": forms["fstat"],
     }
-    blocks = []
+    blocks: list[pd.DataFrame] = []
     for qnam, qlabel, qorig, column in SUPP_QUALIFIERS:
         block = pd.DataFrame(
             {

@@ -9,6 +9,7 @@ the ODM file are built from one :class:`Source`, so they agree with each other.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,7 +51,7 @@ class Source:
         return list(Trial.objects.filter(protocol_id__in=protocols).order_by("protocol_id"))
 
 
-def _end_of(cutoff: object) -> pd.Timestamp:
+def _end_of(cutoff: dt.date) -> pd.Timestamp:
     return pd.Timestamp(cutoff) + pd.Timedelta(days=1)
 
 
