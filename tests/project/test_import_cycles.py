@@ -181,7 +181,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     | {"surveys.jobs"},
     "surveys.admin": BASE | {"surveys.trial"},
     "surveys.demo": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
-    "surveys.management": BASE | {"surveys.trial", "surveys.jobs", "surveys.demo"},
+    "surveys.management": BASE
+    | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician"},
     "surveys.migrations": BASE,
     "surveys.apps": set(),
     "surveys": set(),

@@ -7,10 +7,11 @@
   or in the request.
 """
 
+from surveys.statistician.exports.codebooks import codebook, codebook_json, write_dataset
 from surveys.statistician.exports.datasets import codebook_context
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.kinds import KINDS, build_dataset, export_kind
-from surveys.statistician.exports.writers import FORMATS, codebook, write_codebook, write_dataset
+from surveys.statistician.exports.writers import FORMATS, write_codebook
 
 __all__ = [
     "FORMATS",
@@ -19,6 +20,7 @@ __all__ = [
     "build_dataset",
     "codebook",
     "codebook_context",
+    "codebook_json",
     "export_kind",
     "write_codebook",
     "write_dataset",

@@ -30,6 +30,7 @@ from surveys.jobs.claims import Outcome
 from surveys.jobs.dispatch import enqueue
 from surveys.jobs.runner import Done, execute
 from surveys.models import Assessment, ExportJob
+from surveys.statistician.exports.codebooks import codebook, codebook_json, write_dataset
 from surveys.statistician.exports.datasets import codebook_context
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.kinds import KINDS, build_dataset
@@ -38,10 +39,7 @@ from surveys.statistician.exports.programs import write_programs
 from surveys.statistician.exports.writers import (
     CONTENT_TYPES,
     EXTENSIONS,
-    codebook,
-    codebook_json,
     write_codebook,
-    write_dataset,
     write_json,
 )
 from surveys.statistician.files import stored_file_response

@@ -15,9 +15,10 @@ import pytest
 
 from surveys.models import ExportJob, Score
 from surveys.statistician.exports import build_dataset, export_kind, write_dataset
+from surveys.statistician.exports.codebooks import codebook_json
 from surveys.statistician.exports.jobs import export_create, run_export_job
 from surveys.statistician.exports.programs import write_programs
-from surveys.statistician.exports.writers import PANDAS_XPT_NOTE, codebook_json
+from surveys.statistician.exports.writers import PANDAS_XPT_NOTE
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[3]

@@ -30,6 +30,8 @@ from surveys.statistician.exports.cdisc import terms
 from surveys.statistician.exports.cdisc.define import ODM_NS, XML_LANG, schema_errors
 from surveys.statistician.exports.cdisc.source import Source, load
 from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.manifest import software_version
+from surveys.statistician.exports.results import FileResult
 
 PARTICIPANT_USER = "USR.PARTICIPANT"
 STAFF_USER = "USR.SITESTAFF"
@@ -293,10 +295,8 @@ def item_data_count(path: Path) -> int:
     return len(tree.findall(f".//{_o('ItemData')}"))
 
 
-def write_odm_export(filters: ExportFilters, folder: Path):  # type: ignore[no-untyped-def]
+def write_odm_export(filters: ExportFilters, folder: Path) -> FileResult:
     """The ``cdisc_odm`` export kind: one validated ODM file in *folder*."""
-    from surveys.statistician.exports.kinds import FileResult
-    from surveys.statistician.exports.manifest import software_version
 
     if not filters.trial:
         trials = list(Trial.objects.values_list("protocol_id", flat=True))
