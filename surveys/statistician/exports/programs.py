@@ -95,7 +95,8 @@ def sas_program(spec: DatasetSpec, frame: pd.DataFrame, csv_name: str, member: s
     lengths = []
     for v in cols:
         if v.type == "char":
-            width = max(1, int(frame[v.name].fillna("").astype(str).map(len).max() or 1))
+            text = frame[v.name].fillna("").astype(str)
+            width = max(1, int(text.map(len).max())) if len(text) else 1
             lengths.append(f"{v.name} ${max(width, v.length or 1)}")
         else:
             lengths.append(f"{v.name} 8")

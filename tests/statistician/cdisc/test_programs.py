@@ -218,3 +218,11 @@ def test_a_package_export_runs_as_a_job_and_downloads_a_zip(study, stat_user, cl
         content_type="application/json",
     )
     assert odm.status_code == 201 and odm.json()["format"] == "xml"
+
+
+def test_an_export_of_an_empty_trial_still_writes_every_file(trial, stat_user):
+    job = export_create(user=stat_user, kind="scored", fmt="csv", filters={})
+    run_export_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == "succeeded", job.error
+    assert job.row_count == 0 and len(job.files) == 5
