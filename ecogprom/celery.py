@@ -18,7 +18,6 @@ from celery.schedules import crontab
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecogprom.settings")
 
 
-
 @dataclass(frozen=True)
 class TimeLimits:
     """A task's time limits in seconds.

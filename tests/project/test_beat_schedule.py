@@ -114,14 +114,16 @@ def test_the_celery_beat_command_sends_every_due_entry_to_the_worker(celery_work
     names = {entry["task"] for entry in app.conf.beat_schedule.values()}
     try:
         wait_for(
-            lambda: set(
-                TaskRun.objects.filter(name__in=names, finished_at__isnull=False).values_list(
-                    "name", flat=True
+            lambda: (
+                set(
+                    TaskRun.objects.filter(name__in=names, finished_at__isnull=False).values_list(
+                        "name", flat=True
+                    )
                 )
-            )
-            == names
-            or proc.poll() is not None
-            or "Message Error" in log.read_text(),
+                == names
+                or proc.poll() is not None
+                or "Message Error" in log.read_text()
+            ),
             timeout=90,
         )
         assert proc.poll() is None, log.read_text()
@@ -132,5 +134,5 @@ def test_the_celery_beat_command_sends_every_due_entry_to_the_worker(celery_work
     assert "beat: Starting..." in text
     assert "ERROR" not in text and "Traceback" not in text, text
     for name in names:
-        assert f"Sending due task" in text and f"({name})" in text
+        assert "Sending due task" in text and f"({name})" in text
         assert TaskRun.objects.filter(name=name, finished_at__isnull=False).exists(), name
