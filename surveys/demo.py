@@ -119,7 +119,8 @@ def _complete(rng: random.Random, assessment: Assessment, when: dt.datetime, lev
 def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
     """Create the demo trial, sites, logins and 256 participants' histories."""
     rng = random.Random(seed)
-    trial = trial_create_e2108()
+    # The trial opened when its first participant was randomized (at most 60 months ago).
+    trial = trial_create_e2108(start_date=now.date() - dt.timedelta(days=60 * 31))
     for code, name, tz in DEMO_SITES:
         Site.objects.create(code=code, name=name, timezone=tz)
     create_users()

@@ -45,7 +45,6 @@ def populate(trial, site, n: int, *, start: dt.date = FIRST_DAY) -> None:
             trial,
             site,
             arm="AB"[i % 2],
-            study_id=f"{site.code}-{start:%y%m%d}-{i:03d}",
             randomized_on=start + dt.timedelta(days=7 * i),
             now=at(start + dt.timedelta(days=7 * i)),
         )
