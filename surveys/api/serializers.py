@@ -15,6 +15,7 @@ from surveys.models import (
     Participant,
     Response,
     Score,
+    Trial,
 )
 from surveys.statistician.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
 from surveys.statistician.analysis.parameters import RunParameters
@@ -49,6 +50,23 @@ class ParticipantSerializer(serializers.ModelSerializer):
             "off_study_reason",
         ]
         read_only_fields = fields
+
+
+class RandomizeSerializer(serializers.Serializer):
+    """Register a randomized participant (coordinators of the site, trial admins).
+
+    The study id must match the trial's pattern and be new; the date may not
+    precede the trial's start or lie in the future at the site.
+    """
+
+    trial = serializers.SlugRelatedField(
+        slug_field="protocol_id", queryset=Trial.objects.all(), help_text="Protocol id."
+    )
+    study_id = serializers.CharField(max_length=32, help_text="Must match the trial's pattern.")
+    site = serializers.CharField(max_length=32, help_text="Code of one of your sites.")
+    arm = serializers.CharField(max_length=8, help_text="Arm code of the trial.")
+    randomized_on = serializers.DateField()
+    language = serializers.ChoiceField(choices=Participant.Language.choices)
 
 
 class AssessmentSerializer(serializers.ModelSerializer):

@@ -69,10 +69,35 @@ def keep_answers_of_closed_forms(apps, schema_editor):
         for name in ("pwb", "swb", "ewb", "fwb", "bcs", "factg", "factb", "toi", "arm"):
             fields[name] = scores.get(name.upper())
             fields[f"{name}_n"] = scores.get(f"{name.upper()}_N") or 0
+        answered = sum(stored.get(code) is not None for code in items)
         Score.objects.update_or_create(
             assessment=assessment,
-            defaults={**fields, "scoring_version": SCORING_VERSION, "computed_at": now},
+            defaults={
+                **fields,
+                "items_answered": answered,
+                "items_total": len(items),
+                "scoring_version": SCORING_VERSION,
+                "computed_at": now,
+            },
         )
+
+
+def fill_score_completeness(apps, schema_editor):
+    """Items answered and items on the form, for the scores stored before they were kept."""
+    from surveys import instrumentation
+
+    Score = apps.get_model("surveys", "Score")
+    Response = apps.get_model("surveys", "Response")
+    answered = dict(
+        Response.objects.filter(value__isnull=False)
+        .values("assessment_id")
+        .annotate(n=models.Count("id"))
+        .values_list("assessment_id", "n")
+    )
+    for score in Score.objects.select_related("assessment").iterator():
+        score.items_answered = answered.get(score.assessment_id, 0)
+        score.items_total = len(instrumentation.items(score.assessment.instrument_version))
+        score.save(update_fields=["items_answered", "items_total"])
 
 
 class Migration(migrations.Migration):
@@ -139,5 +164,16 @@ class Migration(migrations.Migration):
             name='end_reason',
             field=models.CharField(blank=True, choices=[('submitted', 'Assessment submitted'), ('coordinator', 'Ended by the coordinator'), ('off_study', 'Participant taken off study'), ('staff_submitted', 'Submitted as answered by staff'), ('window_moved', 'Window moved by a corrected randomization date')], max_length=16),
         ),
+        migrations.AddField(
+            model_name='score',
+            name='items_answered',
+            field=models.PositiveSmallIntegerField(default=0, help_text='Items of the form answered (declined counts as not answered).'),
+        ),
+        migrations.AddField(
+            model_name='score',
+            name='items_total',
+            field=models.PositiveSmallIntegerField(default=0, help_text='Items on the form.'),
+        ),
+        migrations.RunPython(fill_score_completeness, migrations.RunPython.noop),
         migrations.RunPython(keep_answers_of_closed_forms, migrations.RunPython.noop),
     ]

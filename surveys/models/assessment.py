@@ -357,6 +357,10 @@ class Score(models.Model):
     factb_n = models.PositiveSmallIntegerField(default=0)
     toi_n = models.PositiveSmallIntegerField(default=0)
     arm_n = models.PositiveSmallIntegerField(default=0)
+    items_answered = models.PositiveSmallIntegerField(
+        default=0, help_text="Items of the form answered (declined counts as not answered)."
+    )
+    items_total = models.PositiveSmallIntegerField(default=0, help_text="Items on the form.")
     scoring_version = models.CharField(max_length=64)
     toi_rule = models.CharField(max_length=16, default="facit")
     computed_at = models.DateTimeField()

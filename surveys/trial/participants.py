@@ -121,6 +121,11 @@ def participant_randomize(
         raise ValidationError({"arm": f"arm {arm.code} is not an arm of {trial}"})
     if problem := trial.randomization_date_error(randomized_on, today=site_today(site, now)):
         raise ValidationError({"randomized_on": problem})
+    if problem := trial.study_id_error(study_id):
+        raise ValidationError({"study_id": problem})
+    taken = {"study_id": f"a participant with study id {study_id} already exists"}
+    if Participant.objects.filter(trial=trial, study_id=study_id).exists():
+        raise ValidationError(taken)
     participant = Participant(
         trial=trial,
         study_id=study_id,
@@ -137,9 +142,7 @@ def participant_randomize(
         # Two registrations of one study id at the same moment: both passed the
         # uniqueness check, the database let one through.
         if Participant.objects.filter(trial=trial, study_id=study_id).exists():
-            raise ValidationError(
-                {"study_id": f"a participant with study id {study_id} already exists"}
-            ) from None
+            raise ValidationError(taken) from None
         raise
     AuditEvent.objects.create(
         at=now,

@@ -24,9 +24,13 @@ def answers_of(assessment: Assessment) -> dict[str, int | None]:
 
 
 def score_store(*, assessment: Assessment, now: dt.datetime) -> Score:
-    """(Re)compute and store the scores of a received assessment."""
-    scores = score_form(answers_of(assessment))
-    values: dict[str, Any] = {}
+    """(Re)compute and store the scores of a received assessment, and its completeness."""
+    answers = answers_of(assessment)
+    scores = score_form(answers)
+    values: dict[str, Any] = {
+        "items_answered": sum(value is not None for value in answers.values()),
+        "items_total": len(answers),
+    }
     for field in SCORE_FIELDS:
         values[field] = scores.get(field.upper())
         values[f"{field}_n"] = scores.get(f"{field.upper()}_N") or 0

@@ -55,6 +55,15 @@ MATRIX: dict[str, Row] = {
     "coordinator:participant": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="participant"),
     "coordinator:off_study": Row.of(P, LOGIN, KIOSK, 400, 404, 403, 400, kwargs="participant"),
     "coordinator:missed_reason": Row.of(P, LOGIN, KIOSK, 400, 404, 403, 400, kwargs="assessment"),
+    # She is on study: nothing to undo, back to her page.
+    "coordinator:off_study_undo": Row.of(G, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="participant"),
+    "coordinator:correct_randomization": Row.of(
+        G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="participant"
+    ),
+    # The form is completed: nothing to submit, back to her page.
+    "coordinator:submit_as_answered": Row.of(
+        G, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="assessment"
+    ),
     "coordinator:compliance": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
     # A kiosk session has no staff login: it cannot hand anything over.
     "tablet:start": Row.of(G, LOGIN, LOGIN, 200, 404, 403, 200, kwargs="open_assessment"),

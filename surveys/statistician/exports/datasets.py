@@ -40,6 +40,8 @@ from surveys.statistician.exports.spec import (
 ARM_INSTRUMENT = "FACT-B+4"
 LR_INSTRUMENT = "E2108-LR"
 NOT_DONE = "NOT DONE"
+#: QSREASND of an item a partial form never reached (or skipped): the form was not submitted.
+NOT_SUBMITTED = "FORM NOT SUBMITTED"
 SUBSCALE_NAMES = {
     "PWB": "PHYSICAL WELL-BEING",
     "SWB": "SOCIAL/FAMILY WELL-BEING",
@@ -114,6 +116,13 @@ def _within_cutoff(frame: pd.DataFrame, filters: ExportFilters) -> pd.DataFrame:
     return frame
 
 
+def _submitted_by(raw: pd.DataFrame) -> pd.Series:
+    """patient (on the tablet), staff (as answered, on her behalf), or blank (partial)."""
+    who = np.where(raw["staff_submitted"].to_numpy(dtype=bool), "staff", "patient")
+    completed = (raw["formstat"] == Assessment.Status.COMPLETED).to_numpy()
+    return pd.Series(np.where(completed, who, ""), index=raw.index, dtype=object)
+
+
 def _iso_date(values: pd.Series) -> pd.Series:
     return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), "")
 
@@ -168,6 +177,10 @@ def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> 
         "MODE": raw["mode"],
         "ASSIST": raw["assist"],
         "INSTVER": raw["instver"],
+        "FORMSTAT": raw["formstat"],
+        "SUBMBY": _submitted_by(raw),
+        "FORMANS": raw["items_answered"].fillna(0).astype("int64"),
+        "FORMITMS": raw["items_total"].fillna(0).astype("int64"),
         "SCORVER": raw["scorver"],
         "TOIRULE": raw["toirule"],
     }
@@ -188,7 +201,7 @@ def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> 
 
 
 def scored_wide(filters: ExportFilters) -> pd.DataFrame:
-    """One row per participant x visit with a completed (scored) assessment."""
+    """One row per participant x visit with a received (completed or partial) assessment."""
     raw = _within_cutoff(fetch_frame(scored_query(filters)), filters)
     cols = _scored_columns(raw, instruments_in_scope(filters), filters.include_dates)
     return _ordered(SCORED_SPEC, cols, raw.index)
@@ -198,7 +211,7 @@ def scored_wide(filters: ExportFilters) -> pd.DataFrame:
 
 
 def _item_grid(filters: ExportFilters) -> pd.DataFrame:
-    """Every item of every completed form the filters select, joined to its answer.
+    """Every item of every received form the filters select, joined to its answer.
 
     Internal columns (lower case): the assessment's context plus item_code,
     seq, instr, qscat, subscale, reversed, label, value, declined, saved_at.
@@ -253,11 +266,14 @@ def _item_grid(filters: ExportFilters) -> pd.DataFrame:
     grid["value"] = value
     grid["declined"] = declined
     grid["saved_at"] = saved
+    grid["answered_n"] = (
+        grid["value"].notna().groupby(grid["assessment_id"]).transform("sum").astype("int64")
+    )
     return grid
 
 
 def items_long(filters: ExportFilters) -> pd.DataFrame:
-    """One row per participant x visit x item of every completed form."""
+    """One row per participant x visit x item of every received (completed or partial) form."""
     grid = _item_grid(filters)
     idx = grid.index
     value = grid["value"]
@@ -273,6 +289,8 @@ def items_long(filters: ExportFilters) -> pd.DataFrame:
         "VISIT": grid["visit"],
         "INSTVER": grid["instver"],
         "LANG": grid["lang"],
+        "FORMSTAT": grid["formstat"],
+        "FORMANS": grid["answered_n"],
         "INSTR": grid["instr"],
         "ITEMSEQ": grid["seq"].astype("int64"),
         "ITEMCD": grid["item_code"],
@@ -331,10 +349,16 @@ def _qs_not_done(filters: ExportFilters) -> pd.DataFrame:
 
 
 def sdtm_qs(filters: ExportFilters) -> pd.DataFrame:
-    """CDISC SDTM QS: item results of completed forms plus NOT DONE records."""
+    """CDISC SDTM QS: item results of received forms plus NOT DONE records.
+
+    A partial form's answered items are results like any other; its unanswered
+    items are NOT DONE with QSREASND "FORM NOT SUBMITTED" (a completed form's:
+    "NOT ANSWERED"), so the form's status is stated on its own records.
+    """
     grid = _item_grid(filters)
     value = grid["value"]
     answered = value.notna().to_numpy()
+    partial = (grid["formstat"] == Assessment.Status.PARTIAL).to_numpy()
     blank = np.array("", dtype=object)
     labels = {code: short(item.label_en) for code, item in ITEMS.items()}
     is_base = grid["is_baseline"].to_numpy(dtype=bool)
@@ -360,7 +384,11 @@ def sdtm_qs(filters: ExportFilters) -> pd.DataFrame:
             "QSREASND": np.where(
                 answered,
                 blank,
-                np.where(grid["declined"], "PREFER NOT TO ANSWER", "NOT ANSWERED"),
+                np.where(
+                    grid["declined"],
+                    "PREFER NOT TO ANSWER",
+                    np.where(partial, NOT_SUBMITTED, "NOT ANSWERED"),
+                ),
             ),
             "QSBLFL": np.where(answered & is_base, "Y", blank),
             "QSDTC": _iso_date(grid["completed_local"]) if filters.include_dates else blank,
@@ -469,6 +497,7 @@ def adqs(filters: ExportFilters) -> pd.DataFrame:
             "ADY": each(np.asarray(wide["COMPDY"].astype("float64"))),
             "ITEMSN": items_n,
             "ITEMSTOT": np.tile(np.array([d.n_items for d in defs]), n_rows),
+            "FORMSTAT": each(raw["formstat"].to_numpy(dtype=object)),
             "SCORVER": each(raw["scorver"].to_numpy(dtype=object)),
         }
     )

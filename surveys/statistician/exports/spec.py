@@ -194,13 +194,30 @@ _INSTVER = Var(
     "Instruments and versions pinned on the assessment when it was created.",
 )
 _LANG = Var("LANG", "Language of the form", "char", "en; es", "Language the form was shown in.")
+_FORMSTAT = Var(
+    "FORMSTAT",
+    "Status of the form",
+    "char",
+    "completed; partial",
+    "completed: submitted (by her on the tablet, or as answered by staff on her behalf while "
+    "the window was open); partial: started, but the window closed (or she went off study) "
+    "before it was submitted; the answers she gave are kept, scored where the FACIT rules "
+    "allow, counted as received and analysed.",
+)
+_FORMANS = Var(
+    "FORMANS",
+    "Items of the form answered",
+    "num",
+    "0 to FORMITMS",
+    "Items of the form with an answer (declined counts as not answered): the form's completeness.",
+)
 
 ITEMS_SPEC = DatasetSpec(
     name="ITEMS",
     label="Item-level responses (long)",
     description=(
-        "One row per participant x visit x item for every completed assessment: every item of "
-        "the pinned form, answered or not."
+        "One row per participant x visit x item for every received assessment (completed or "
+        "partial, FORMSTAT): every item of the pinned form, answered or not."
     ),
     variables=(
         _STUDYID,
@@ -212,6 +229,8 @@ ITEMS_SPEC = DatasetSpec(
         _VISIT,
         _INSTVER,
         _LANG,
+        _FORMSTAT,
+        _FORMANS,
         Var(
             "INSTR",
             "Instrument of the item",
@@ -277,8 +296,9 @@ SCORED_SPEC = DatasetSpec(
     name="SCORED",
     label="FACT-B scores (wide)",
     description=(
-        "One row per participant x visit with a completed assessment: every score, items "
-        "answered, validity, scoring version, arm, visit and study days. Readable directly by "
+        "One row per participant x visit with a received assessment (completed or partial, "
+        "FORMSTAT): every score, items answered, validity, scoring version, arm, visit and "
+        "study days. Readable directly by "
         "`python -m scoring compare FILE --id SUBJID --arm ARMCD --visit VISITCD`."
     ),
     variables=(
@@ -303,14 +323,17 @@ SCORED_SPEC = DatasetSpec(
             "Study day the form was completed",
             "num",
             "integer, no 0",
-            STUDY_DAY + " " + NOT_DATES,
+            "Day of submission; of a partial form, the day of its last answer. "
+            + STUDY_DAY
+            + " "
+            + NOT_DATES,
         ),
         Var(
             "DURMIN",
             "Minutes from first answer to submission",
             "num",
             ">= 0",
-            "(completed - started) in minutes, one decimal.",
+            "(completed - started) in minutes, one decimal; a partial form: to its last answer.",
         ),
         _LANG,
         Var("MODE", "Mode of administration", "char", "tablet", "How the form was given."),
@@ -322,6 +345,23 @@ SCORED_SPEC = DatasetSpec(
             "Recorded at submission.",
         ),
         _INSTVER,
+        _FORMSTAT,
+        Var(
+            "SUBMBY",
+            "Who submitted the form",
+            "char",
+            "patient; staff; blank",
+            "patient: she submitted it on the tablet; staff: a coordinator submitted it as "
+            "answered on her behalf (reason in the audit trail); blank: partial, not submitted.",
+        ),
+        _FORMANS,
+        Var(
+            "FORMITMS",
+            "Items on the form",
+            "num",
+            "46 for E2108 (FACT-B + LR1-LR9)",
+            "Items of the pinned form; FORMANS / FORMITMS is the form's completeness.",
+        ),
         Var(
             "SCORVER",
             "Scoring version",
@@ -361,8 +401,10 @@ QS_SPEC = DatasetSpec(
     name="QS",
     label="Questionnaires",
     description=(
-        "CDISC SDTM QS: one record per item per completed questionnaire (not-done items with "
-        "QSSTAT) and one QSALL 'NOT DONE' record per instrument for each missed assessment."
+        "CDISC SDTM QS: one record per item per received questionnaire (completed or partial; "
+        "not-done items with QSSTAT) and one QSALL 'NOT DONE' record per instrument for each "
+        "missed assessment. A partial form's unanswered items give QSREASND 'FORM NOT "
+        "SUBMITTED'."
     ),
     variables=(
         _STUDYID,
@@ -423,8 +465,9 @@ QS_SPEC = DatasetSpec(
             "QSREASND",
             "Reason not done",
             "char",
-            "NOT ANSWERED; PREFER NOT TO ANSWER; missed reasons; NOT RECORDED",
-            "Item left blank, 'prefer not to answer', or why the visit was missed.",
+            "NOT ANSWERED; PREFER NOT TO ANSWER; FORM NOT SUBMITTED; missed reasons; NOT RECORDED",
+            "Item left blank on a submitted form, 'prefer not to answer', not answered on a "
+            "partial form (window closed before submission), or why the visit was missed.",
         ),
         Var(
             "QSBLFL",
@@ -440,9 +483,16 @@ QS_SPEC = DatasetSpec(
             "Date/time of finding",
             "char",
             "ISO 8601 date; blank",
-            "Site-local completion date, only in exports made with calendar dates; " + NOT_DATES,
+            "Site-local completion date (a partial form: its last answer), only in exports made "
+            "with calendar dates; " + NOT_DATES,
         ),
-        Var("QSDY", "Study day of finding", "num", "integer, no 0", STUDY_DAY),
+        Var(
+            "QSDY",
+            "Study day of finding",
+            "num",
+            "integer, no 0",
+            "Day of completion (a partial form: its last answer). " + STUDY_DAY,
+        ),
         Var(
             "QSEVLINT",
             "Evaluation interval",
@@ -458,7 +508,7 @@ ADQS_SPEC = DatasetSpec(
     label="Questionnaire analysis dataset",
     description=(
         "ADaM-style BDS: one record per participant x visit x parameter (each FACT-B score and "
-        "each E2108 item) for every completed assessment."
+        "each E2108 item) for every received assessment (completed or partial, FORMSTAT)."
     ),
     variables=(
         _STUDYID,
@@ -509,6 +559,7 @@ ADQS_SPEC = DatasetSpec(
             "Items of the parameter answered (the score's *_N).",
         ),
         Var("ITEMSTOT", "Items in the parameter", "num", "1 to 37", "Items the score uses."),
+        _FORMSTAT,
         Var("SCORVER", "Scoring version", "char", SCORING_VERSION, "scoring/ version."),
     ),
 )
