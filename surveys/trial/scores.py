@@ -10,11 +10,12 @@ answers is kept but yields few or no scores.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from typing import Any
 
 from scoring.facit import SCORING_VERSION, score_form
 from surveys import instrumentation
-from surveys.models import SCORE_FIELDS, Assessment, AuditEvent, Score
+from surveys.models import SCORE_FIELDS, Assessment, AuditEvent, Response, Score
 
 
 def answers_of(assessment: Assessment) -> dict[str, int | None]:
@@ -23,22 +24,64 @@ def answers_of(assessment: Assessment) -> dict[str, int | None]:
     return {code: stored.get(code) for code in instrumentation.items(assessment.instrument_version)}
 
 
-def score_store(*, assessment: Assessment, now: dt.datetime) -> Score:
-    """(Re)compute and store the scores of a received assessment, and its completeness."""
-    answers = answers_of(assessment)
+def score_values(answers: dict[str, int | None], now: dt.datetime) -> dict[str, Any]:
+    """The columns of a Score row for one form's answers (every item of the form as a key)."""
     scores = score_form(answers)
     values: dict[str, Any] = {
         "items_answered": sum(value is not None for value in answers.values()),
         "items_total": len(answers),
+        "scoring_version": SCORING_VERSION,
+        "computed_at": now,
     }
     for field in SCORE_FIELDS:
         values[field] = scores.get(field.upper())
         values[f"{field}_n"] = scores.get(f"{field.upper()}_N") or 0
+    return values
+
+
+def score_store(*, assessment: Assessment, now: dt.datetime) -> Score:
+    """(Re)compute and store the scores of a received assessment, and its completeness."""
     score, _ = Score.objects.update_or_create(
-        assessment=assessment,
-        defaults={**values, "scoring_version": SCORING_VERSION, "computed_at": now},
+        assessment=assessment, defaults=score_values(answers_of(assessment), now)
     )
     return score
+
+
+def assessments_score(*, assessment_ids: list[int], now: dt.datetime) -> int:
+    """Score many forms just received (a sweep's batch) in a few queries, audited; a count."""
+    forms = list(
+        Assessment.objects.filter(pk__in=assessment_ids).values_list(
+            "pk", "participant_id", "instrument_version", "status"
+        )
+    )
+    stored: dict[int, dict[str, int | None]] = defaultdict(dict)
+    for assessment_id, code, value in Response.objects.filter(
+        assessment_id__in=assessment_ids
+    ).values_list("assessment_id", "item_code", "value"):
+        stored[assessment_id][code] = value
+    scores, events = [], []
+    for pk, participant_id, pinned, status in forms:
+        answers = {code: stored[pk].get(code) for code in instrumentation.items(pinned)}
+        score = Score(assessment_id=pk, **score_values(answers, now))
+        scores.append(score)
+        events.append(
+            AuditEvent(
+                at=now,
+                action=AuditEvent.Action.SCORED,
+                participant_id=participant_id,
+                assessment_id=pk,
+                actor_label="system:scoring",
+                details={
+                    "scoring_version": score.scoring_version,
+                    "toi": score.toi,
+                    "status": status,
+                },
+            )
+        )
+    Score.objects.filter(assessment_id__in=assessment_ids).delete()
+    Score.objects.bulk_create(scores)
+    AuditEvent.objects.bulk_create(events)
+    return len(scores)
 
 
 def assessment_score(*, assessment: Assessment, now: dt.datetime) -> Score:
@@ -68,7 +111,6 @@ def scores_follow_status(*, assessment_ids: list[int], to_status: str, now: dt.d
     a status: the tablet's page times, the staff member who submitted it).
     """
     if to_status == Assessment.Status.PARTIAL:
-        for assessment in Assessment.objects.filter(pk__in=assessment_ids).order_by("pk"):
-            assessment_score(assessment=assessment, now=now)
+        assessments_score(assessment_ids=assessment_ids, now=now)
     elif to_status in Assessment.UNFINISHED:
         Score.objects.filter(assessment_id__in=assessment_ids).delete()

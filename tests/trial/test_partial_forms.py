@@ -331,3 +331,20 @@ def test_the_migration_makes_missed_forms_with_answers_partial_and_scores_them()
     # back to the newest migrations for the tests that follow
     executor = MigrationExecutor(connection)
     executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_the_sweeps_batch_scoring_equals_scoring_one_form(baseline, trial, site_a):
+    from surveys.trial.scores import score_store
+
+    answer(baseline, {**{f"GP{i}": i % 5 for i in range(1, 8)}, "GS1": 4, "LR2": 1})
+    other = randomize(
+        trial, site_a, study_id="E2108-0003", randomized_on=RANDOMIZED, now=at(RANDOMIZED)
+    ).assessments.get(visit__code="baseline")
+    answer(other, {"GE1": 0, "GE2": 3})
+    sweep_assessments(now=AFTER_CLOSE)
+    fields = [f.name for f in Score._meta.fields if f.name not in ("id", "assessment")]
+    for form in (baseline, other):
+        batch = Score.objects.filter(assessment=form).values(*fields).get()
+        one = score_store(assessment=form, now=AFTER_CLOSE)
+        assert batch == {name: getattr(one, name) for name in fields}
