@@ -15,7 +15,6 @@ from surveys.models import (
     Participant,
     Response,
     Score,
-    Trial,
 )
 from surveys.statistician.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
 from surveys.statistician.analysis.parameters import RunParameters
@@ -59,9 +58,8 @@ class RandomizeSerializer(serializers.Serializer):
     precede the trial's start or lie in the future at the site.
     """
 
-    trial = serializers.SlugRelatedField(
-        slug_field="protocol_id", queryset=Trial.objects.all(), help_text="Protocol id."
-    )
+    # A CharField (not a SlugRelatedField): it refuses NUL bytes before any query.
+    trial = serializers.CharField(max_length=32, help_text="Protocol id, e.g. E2108.")
     study_id = serializers.CharField(max_length=32, help_text="Must match the trial's pattern.")
     site = serializers.CharField(max_length=32, help_text="Code of one of your sites.")
     arm = serializers.CharField(max_length=8, help_text="Arm code of the trial.")
@@ -75,6 +73,13 @@ class AssessmentSerializer(serializers.ModelSerializer):
     arm = serializers.CharField(source="participant.arm.code", read_only=True)
     visit = serializers.CharField(source="visit.code", read_only=True)
     visit_number = serializers.IntegerField(source="visit.number", read_only=True)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Staff member who submitted it as answered on her behalf; null otherwise.",
+    )
 
     class Meta:
         model = Assessment
@@ -96,6 +101,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "mode",
             "assistance",
             "instrument_version",
+            "submitted_by",
+            "submitted_reason",
             "missed_reason",
             "missed_reason_text",
         ]
@@ -159,6 +166,8 @@ class ScoreSerializer(serializers.ModelSerializer):
             "factb_n",
             "toi_n",
             "arm_subscale_n",
+            "items_answered",
+            "items_total",
             "scoring_version",
             "toi_rule",
             "computed_at",

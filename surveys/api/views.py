@@ -40,6 +40,7 @@ from surveys.models import (
     Participant,
     Response,
     Score,
+    Trial,
 )
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
@@ -87,7 +88,9 @@ class ParticipantViewSet(mixins.CreateModelMixin, SiteScopedViewSet):
         payload = RandomizeSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
         data = payload.validated_data
-        trial = data["trial"]
+        trial = Trial.objects.filter(protocol_id=data["trial"]).first()
+        if trial is None:
+            raise ValidationError({"trial": f"no trial {data['trial']!r}"})
         site = visible_sites(request.user).filter(code=data["site"]).first()
         if site is None:  # another site's code is not disclosed
             raise ValidationError({"site": f"{data['site']!r} is not one of your sites"})
@@ -116,7 +119,7 @@ class ParticipantViewSet(mixins.CreateModelMixin, SiteScopedViewSet):
 )
 class AssessmentViewSet(SiteScopedViewSet):
     queryset = Assessment.objects.select_related(
-        "participant__site", "participant__arm", "visit"
+        "participant__site", "participant__arm", "visit", "submitted_by"
     ).order_by("pk")
     serializer_class = AssessmentSerializer
     filterset_class = api_filters.AssessmentFilter

@@ -231,6 +231,9 @@ def api_a(coordinator_a):
         ({"randomized_on": "10000-01-01"}, "randomized_on"),
         *[({"study_id": study_id}, "study_id") for study_id in BAD_IDS],
         ({"study_id": "E2108-0001\x00"}, "study_id"),
+        ({"trial": "E2108\x00"}, "trial"),
+        ({"site": "A01\x00"}, "site"),
+        ({"arm": "A\x00"}, "arm"),
         ({"site": "B01"}, "site"),  # not her site
         ({"arm": "Z"}, "arm"),
         ({"trial": "NOPE"}, "trial"),
