@@ -305,6 +305,8 @@ class OffStudyView(CoordinatorView):
             now=now,
         )
         if problems:
+            if not participant.on_study:  # her page shows no off-study form any more
+                messages.error(request, problems.pop("__all__"))
             _errors_onto(form, ValidationError(problems))
             return self.participant_page(request, participant, status=400, off_study_form=form)
         if not data["confirm"]:

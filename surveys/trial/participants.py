@@ -202,14 +202,6 @@ class Plan:
     changes: list[AssessmentChange] = field(default_factory=list)
     sessions: list[KioskSession] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        """How many forms go to each status (only those whose status changes)."""
-        out: dict[str, int] = {}
-        for change in self.changes:
-            if change.status_changes:
-                out[change.to_status] = out.get(change.to_status, 0) + 1
-        return out
-
     def fingerprint(self) -> str:
         """Identifies the plan: the confirmation page sends it back with the decision."""
         parts = [
@@ -252,10 +244,13 @@ def _apply(
     now: dt.datetime,
     reason: str,
     reversal: bool,
-    session_end: str,
-    session_reason: str,
+    session_end: str = "",
+    session_reason: str = "",
 ) -> dict[str, int]:
-    """Make a plan computed under lock: windows, statuses (audited), scores, tablet sessions."""
+    """Make a plan computed under lock: windows, statuses (audited), scores, tablet sessions.
+
+    Returns how many forms went to each status, and ``sessions_ended``.
+    """
     counts: dict[str, int] = {}
     for change in plan.changes:
         assessment = change.assessment
@@ -288,12 +283,16 @@ def _apply(
             raise PlanChanged("a form changed while the change was being made: try again")
         scores_follow_status(assessment_ids=[assessment.pk], to_status=change.to_status, now=now)
         counts[change.to_status] = counts.get(change.to_status, 0) + 1
-    ended = kiosk_sessions_end(
-        assessment_ids=[s.assessment_id for s in plan.sessions],
-        end_reason=session_end,
-        reason=session_reason,
-        actor=actor,
-        now=now,
+    ended = (
+        kiosk_sessions_end(
+            assessment_ids=[s.assessment_id for s in plan.sessions],
+            end_reason=session_end,
+            reason=session_reason,
+            actor=actor,
+            now=now,
+        )
+        if plan.sessions
+        else []
     )
     counts["sessions_ended"] = len(ended)
     return counts
@@ -323,12 +322,12 @@ def off_study_problems(
 def off_study_plan(*, participant: Participant, off_study_on: dt.date, lock: bool = False) -> Plan:
     """What taking her off study on that day would change (nothing is written)."""
     changes = []
-    for assessment in _with_answered(participant, lock=lock):
+    assessments = _with_answered(participant, lock=lock)
+    for assessment in assessments:
         to_status = assessment.status_when_off_study(off_study_on)
         if to_status is not None:
             changes.append(AssessmentChange(assessment, to_status))
-    sessions = live_sessions(a.pk for a in participant.assessments.all())
-    return Plan(changes=changes, sessions=sessions)
+    return Plan(changes=changes, sessions=live_sessions(a.pk for a in assessments))
 
 
 @transaction.atomic
@@ -459,8 +458,6 @@ def participant_undo_off_study(
         now=now,
         reason=f"off-study record undone: {reason}",
         reversal=True,
-        session_end=KioskSession.EndReason.COORDINATOR,
-        session_reason="",
     )
 
 
