@@ -86,7 +86,7 @@ def seed(tablets: int) -> list[Tablet]:
     for n in range(tablets):
         participant: Participant = participant_randomize(
             trial=trial,
-            study_id=f"BENCH-{n:04d}",
+            study_id=f"E2108-{n:04d}",
             site=site,
             arm=arms[n % 2],
             randomized_on=timezone.localdate(),

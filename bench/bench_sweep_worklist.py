@@ -1,5 +1,8 @@
 """Sweep over 100,000 assessments; worklist and compliance for a 5,000-participant site.
 
+Also: a sweep that closes 2,000 started forms, each kept as partial and scored
+through scoring/ in the sweep's transaction.
+
 Prints wall times and SQL query counts. Run: `make bench` (or directly with
 DATABASE_URL pointing at PostgreSQL); uses a scratch database.
 """
@@ -14,6 +17,7 @@ from _django import setup_scratch_database
 
 N_PARTICIPANTS = 25_000  # × 4 visits = 100,000 assessments
 BIG_SITE = 5_000
+N_STARTED = 2_000  # forms started (20 answers each) whose window then closes
 
 
 def build(now: dt.datetime) -> None:
@@ -54,6 +58,33 @@ def build(now: dt.datetime) -> None:
     Assessment.objects.bulk_create(assessments, batch_size=5000)
 
 
+def start_forms(now: dt.datetime) -> list[int]:
+    """N_STARTED open forms get 20 answers and a window that closed one second after *now*."""
+    from surveys.models import Assessment, Response
+
+    ids = list(
+        Assessment.objects.filter(status=Assessment.Status.OPEN)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:N_STARTED]
+    )
+    codes = ["GP1", "GP2", "GP3", "GP4", "GP5", "GP6", "GP7", "GS1", "GS2", "GS3"]
+    codes += ["GE1", "GE2", "GE3", "GE4", "GE5", "GE6", "GF1", "GF2", "GF3", "LR1"]
+    Response.objects.bulk_create(
+        (
+            Response(assessment_id=pk, item_code=code, value=(pk + i) % 5, saved_at=now)
+            for pk in ids
+            for i, code in enumerate(codes)
+        ),
+        batch_size=10_000,
+    )
+    Assessment.objects.filter(pk__in=ids).update(
+        status=Assessment.Status.IN_PROGRESS,
+        started_at=now,
+        closes_at=now + dt.timedelta(seconds=1),
+    )
+    return ids
+
+
 def timed(label: str, func):
     from django.db import connection, reset_queries
 
@@ -86,6 +117,16 @@ def main() -> None:
     counts = timed("sweep (first run, all due transitions)", lambda: sweep_assessments(now=now))
     print(f"    -> {counts}")
     timed("sweep again (nothing due)", lambda: sweep_assessments(now=now))
+    started = start_forms(now)
+    later = now + dt.timedelta(seconds=2)
+    counts = timed(
+        f"sweep closing {len(started):,} started forms (scored)",
+        lambda: sweep_assessments(now=later),
+    )
+    print(f"    -> {counts}")
+    from surveys.models import Score
+
+    assert counts["partial"] == len(started) == Score.objects.filter(assessment__in=started).count()
 
     settings.ALLOWED_HOSTS = ["testserver"]
     from django.contrib.auth.models import User

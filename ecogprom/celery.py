@@ -9,12 +9,45 @@ rows (analysis runs, export jobs, task runs), so no result backend is needed.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from celery import Celery
 from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ecogprom.settings")
+
+
+@dataclass(frozen=True)
+class TimeLimits:
+    """A task's time limits in seconds.
+
+    At the soft limit the task gets ``SoftTimeLimitExceeded`` (it can still
+    record its failure); at the hard limit the worker kills it. Celery refuses
+    to *send* a task whose soft limit exceeds its hard one, so beat would
+    silently never run it: the soft limit must be strictly below the hard one.
+    """
+
+    soft: int
+    hard: int
+
+    def __post_init__(self) -> None:
+        if not 0 < self.soft < self.hard:
+            raise ValueError(f"soft time limit {self.soft} s must be below hard {self.hard} s")
+
+    def as_tuple(self) -> tuple[int, int]:
+        return self.soft, self.hard
+
+
+#: Every task's limits, in one place (no task sets its own). Jobs (exports, analysis
+#: runs) and anything not listed get the default; the job runner's dead-claim rule on
+#: SQLite reads the default hard limit (``surveys.jobs.claims.hard_time_limit``).
+DEFAULT_TIME_LIMITS = TimeLimits(soft=25 * 60, hard=30 * 60)
+TASK_TIME_LIMITS: dict[str, TimeLimits] = {
+    "surveys.sweep_assessments": TimeLimits(soft=25 * 60, hard=30 * 60),
+    "surveys.send_coordinator_digests": TimeLimits(soft=9 * 60, hard=10 * 60),
+    "surveys.recover_jobs": TimeLimits(soft=4 * 60, hard=5 * 60),
+}
 
 app = Celery("ecogprom")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -50,8 +83,14 @@ app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
     worker_prefetch_multiplier=1,
-    task_time_limit=30 * 60,
-    task_soft_time_limit=25 * 60,
+    task_time_limit=DEFAULT_TIME_LIMITS.hard,
+    task_soft_time_limit=DEFAULT_TIME_LIMITS.soft,
+    # Applied to the task classes wherever they are registered: beat (which checks
+    # soft <= hard when it sends) and the worker (which enforces them).
+    task_annotations={
+        name: {"soft_time_limit": limits.soft, "time_limit": limits.hard}
+        for name, limits in TASK_TIME_LIMITS.items()
+    },
     broker_connection_retry_on_startup=True,
     broker_connection_timeout=3,
     # Redis: redeliver unacknowledged messages after a worker died (seconds).

@@ -1,11 +1,22 @@
-"""Trial set-up in the Django admin (trial admins only)."""
+"""Trial set-up in the Django admin (trial admins only).
+
+The admin never bypasses the trial's services: a participant's arm,
+randomization date and off-study record are read-only here (correcting the
+date, taking her off study and undoing it go through the audited services,
+on the coordinator pages the admin links to); assessments, the audit trail
+and jobs are read-only; participants are created by randomization only.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.models import (
@@ -21,6 +32,7 @@ from surveys.models import (
     Trial,
     Visit,
 )
+from surveys.models.trial import validate_study_id_pattern
 from surveys.trial.participants import visit_reschedule
 
 
@@ -51,10 +63,80 @@ class OdmOidInline(admin.TabularInline):
     fields = ("kind", "key", "oid")
 
 
+class TrialForm(forms.ModelForm):
+    """A start date and study-id pattern every participant already registered satisfies."""
+
+    class Meta:
+        model = Trial
+        fields = (
+            "protocol_id",
+            "title",
+            "sponsor",
+            "registry_id",
+            "participants_sex",
+            "study_day_reference",
+            "start_date",
+            "study_id_pattern",
+            "instrument_codes",
+            "instrument_version",
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not self.instance.pk:
+            return data
+        participants = Participant.objects.filter(trial=self.instance)
+        start = data.get("start_date")
+        if start is not None:
+            early = participants.filter(randomized_on__lt=start).order_by("randomized_on")
+            if first := early.first():
+                self.add_error(
+                    "start_date",
+                    f"{early.count()} participant(s) were randomized before this date "
+                    f"(the first: {first.study_id} on {first.randomized_on:%Y-%m-%d})",
+                )
+        pattern = data.get("study_id_pattern")
+        try:
+            validate_study_id_pattern(pattern or "")
+        except ValidationError:
+            pattern = None  # the field's own validator reports it
+        if pattern:
+            probe = Trial(protocol_id=self.instance.protocol_id, study_id_pattern=pattern)
+            wrong = [
+                study_id
+                for study_id in participants.values_list("study_id", flat=True)
+                if probe.study_id_error(study_id)
+            ]
+            if wrong:
+                self.add_error(
+                    "study_id_pattern",
+                    f"{len(wrong)} registered study id(s) do not match it, e.g. "
+                    + ", ".join(wrong[:3]),
+                )
+        return data
+
+
 @admin.register(Trial)
 class TrialAdmin(SimpleHistoryAdmin):
-    list_display = ("protocol_id", "title", "instrument_version", "registry_id")
+    form = TrialForm
+    list_display = (
+        "protocol_id",
+        "title",
+        "start_date",
+        "study_id_pattern",
+        "registry_id",
+        "instrument_version",
+    )
     inlines = [ArmInline, VisitInline, OdmOidInline]
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        """A visit edited in the trial's page moves its scheduled windows (as VisitAdmin does)."""
+        super().save_formset(request, form, formset, change)
+        if formset.model is not Visit:
+            return
+        moved = sum(visit_reschedule(visit=visit) for visit, _ in formset.changed_objects)
+        if formset.changed_objects:
+            messages.info(request, f"Recomputed the window of {moved} scheduled assessment(s).")
 
 
 @admin.register(OdmOid)
@@ -90,15 +172,71 @@ class SiteAdmin(SimpleHistoryAdmin):
     search_fields = ("code", "name")
 
 
+class ParticipantForm(forms.ModelForm):
+    """Study id and language; the trial's pattern is checked by ``Participant.clean``."""
+
+    class Meta:
+        model = Participant
+        fields = ("study_id", "language")
+
+    def clean_study_id(self) -> str:
+        # The (trial, study_id) constraint is not checked by the form itself: the trial
+        # is read-only here, and Django validates a constraint only over the form's fields.
+        study_id = str(self.cleaned_data["study_id"]).strip()
+        taken = Participant.objects.filter(trial_id=self.instance.trial_id, study_id=study_id)
+        if taken.exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("A participant with this study id already exists.")
+        return study_id
+
+
 @admin.register(Participant)
 class ParticipantAdmin(SimpleHistoryAdmin):
+    """Study id (checked against the trial's pattern) and language only; the rest via services."""
+
+    form = ParticipantForm
     list_display = ("study_id", "trial", "site", "arm", "randomized_on", "language", "off_study_on")
     list_filter = ("trial", "site", "arm", "language")
     search_fields = ("study_id",)
+    #: What changes assessments, windows or the analysis population goes through a service.
+    readonly_fields = (
+        "trial",
+        "site",
+        "arm",
+        "randomized_on",
+        "off_study_on",
+        "off_study_reason",
+        "off_study_note",
+        "created_at",
+        "corrections",
+    )
+    fields = ("study_id", "language", *readonly_fields)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
-        # Randomization creates assessments: use the coordinator form or the import command.
+        # Randomization creates assessments: use the coordinator form or the API.
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Her assessments, answers and audit trail are kept; take her off study instead.
+        return False
+
+    @admin.display(description="Audited changes")
+    def corrections(self, obj: Participant) -> str:
+        if obj.pk is None:
+            return ""
+        off = (
+            ("coordinator:off_study_undo", "Undo the off-study record")
+            if obj.off_study_on
+            else ("coordinator:participant", "Take her off study (her page)")
+        )
+        links = [
+            ("coordinator:correct_randomization", "Correct the randomization date"),
+            off,
+        ]
+        return format_html_join(
+            " · ",
+            '<a href="{}">{}</a>',
+            ((reverse(name, args=[obj.pk]), label) for name, label in links),
+        )
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

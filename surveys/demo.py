@@ -58,6 +58,9 @@ WELLBEING = {
     "B": {"baseline": 0.72, "m6": 0.73, "m18": 0.71, "m30": 0.745},
 }
 COMPLETION = {"baseline": 0.92, "m6": 0.78, "m18": 0.55, "m30": 0.48}
+#: Of the forms not completed, the share she started but never submitted (partial forms
+#: once their window closes; in progress while it is open, to "submit as answered").
+STARTED_NOT_SUBMITTED = 0.12
 N_PARTICIPANTS = {"A": 131, "B": 125}
 
 
@@ -119,7 +122,9 @@ def _complete(rng: random.Random, assessment: Assessment, when: dt.datetime, lev
 def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
     """Create the demo trial, sites, logins and 256 participants' histories."""
     rng = random.Random(seed)
-    trial = trial_create_e2108()
+    started = random.Random(seed + 1)  # its own stream: the other draws stay as they were
+    # The trial opened when its first participant was randomized (at most 60 months ago).
+    trial = trial_create_e2108(start_date=now.date() - dt.timedelta(days=60 * 31))
     for code, name, tz in DEMO_SITES:
         Site.objects.create(code=code, name=name, timezone=tz)
     create_users()
@@ -144,7 +149,7 @@ def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
             actor="coord_east",
             now=at,
         )
-        _simulate_history(rng, participant, now=now)
+        _simulate_history(rng, participant, now=now, started=started)
     sweep_assessments(now=now)
     for assessment in Assessment.objects.filter(status=Assessment.Status.MISSED).order_by("pk"):
         if rng.random() < 0.7:
@@ -159,7 +164,23 @@ def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
     return trial
 
 
-def _simulate_history(rng: random.Random, participant: Participant, *, now: dt.datetime) -> None:
+def _start(rng: random.Random, assessment: Assessment, when: dt.datetime, level: float) -> None:
+    """She answers the first few questions and stops (a partial form once the window closes)."""
+    assessment_refresh(assessment=assessment, now=when)
+    answers = _answers(rng, assessment.instrument_version, level)
+    for i, (code, value) in enumerate(list(answers.items())[: rng.randint(3, 20)]):
+        if value is not None:
+            response_save(
+                assessment_id=assessment.pk,
+                item_code=code,
+                value=value,
+                now=when + dt.timedelta(seconds=20 * i),
+            )
+
+
+def _simulate_history(
+    rng: random.Random, participant: Participant, *, now: dt.datetime, started: random.Random
+) -> None:
     arm = participant.arm.code
     person = rng.gauss(0, 0.08)  # her own level, stable across visits
     leaves_on: dt.date | None = None
@@ -179,6 +200,9 @@ def _simulate_history(rng: random.Random, participant: Participant, *, now: dt.d
         if leaves_on and when.date() >= leaves_on:
             break
         if when >= now or rng.random() > COMPLETION[code]:
+            if when < now and started.random() < STARTED_NOT_SUBMITTED:
+                level = min(0.98, max(0.05, WELLBEING[arm][code] + person))
+                _start(started, assessment, when, level)
             continue
         level = min(0.98, max(0.05, WELLBEING[arm][code] + person + rng.gauss(0, 0.06)))
         _complete(rng, assessment, when, level)

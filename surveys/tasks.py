@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers that call one plain function each, under stable names.
 
 The names (``surveys.sweep_assessments``, ``surveys.run_export``, ...) are what
-beat's schedule and already-queued messages use: never rename them. Jobs are
+beat's schedule and already-queued messages use: never rename them. Time
+limits are not set here: ``ecogprom.celery.TASK_TIME_LIMITS`` holds them all. Jobs are
 sent by name (:mod:`surveys.jobs.dispatch`), so no module imports this one.
 """
 
@@ -23,14 +24,14 @@ from surveys.jobs.recovery import recover_stale_jobs
 log = logging.getLogger(__name__)
 
 
-@shared_task(name="surveys.sweep_assessments", acks_late=True, time_limit=1800)
+@shared_task(name="surveys.sweep_assessments", acks_late=True)
 def sweep_assessments_task() -> dict[str, Any]:
     from surveys.trial.sweep import sweep_assessments
 
     return run_recorded("surveys.sweep_assessments", lambda: sweep_assessments(now=timezone.now()))
 
 
-@shared_task(name="surveys.send_coordinator_digests", acks_late=True, time_limit=600)
+@shared_task(name="surveys.send_coordinator_digests", acks_late=True)
 def send_coordinator_digests_task() -> dict[str, Any]:
     from surveys.coordinator.digest import send_coordinator_digests
 
@@ -68,7 +69,7 @@ def run_analysis_task(self: Any, run_id: int) -> str:
     return _run_job(self, execute_run, run_id)
 
 
-@shared_task(name="surveys.recover_jobs", acks_late=True, time_limit=300)
+@shared_task(name="surveys.recover_jobs", acks_late=True)
 def recover_jobs_task() -> dict[str, Any]:
     return run_recorded("surveys.recover_jobs", recover_stale_jobs)
 

@@ -52,12 +52,35 @@ class ParticipantSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RandomizeSerializer(serializers.Serializer):
+    """Register a randomized participant (coordinators of the site, trial admins).
+
+    The study id must match the trial's pattern and be new; the date may not
+    precede the trial's start or lie in the future at the site.
+    """
+
+    # A CharField (not a SlugRelatedField): it refuses NUL bytes before any query.
+    trial = serializers.CharField(max_length=32, help_text="Protocol id, e.g. E2108.")
+    study_id = serializers.CharField(max_length=32, help_text="Must match the trial's pattern.")
+    site = serializers.CharField(max_length=32, help_text="Code of one of your sites.")
+    arm = serializers.CharField(max_length=8, help_text="Arm code of the trial.")
+    randomized_on = serializers.DateField()
+    language = serializers.ChoiceField(choices=Participant.Language.choices)
+
+
 class AssessmentSerializer(serializers.ModelSerializer):
     study_id = serializers.CharField(source="participant.study_id", read_only=True)
     site = serializers.CharField(source="participant.site.code", read_only=True)
     arm = serializers.CharField(source="participant.arm.code", read_only=True)
     visit = serializers.CharField(source="visit.code", read_only=True)
     visit_number = serializers.IntegerField(source="visit.number", read_only=True)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="Staff member who submitted it as answered on her behalf; null otherwise.",
+    )
 
     class Meta:
         model = Assessment
@@ -79,6 +102,8 @@ class AssessmentSerializer(serializers.ModelSerializer):
             "mode",
             "assistance",
             "instrument_version",
+            "submitted_by",
+            "submitted_reason",
             "missed_reason",
             "missed_reason_text",
         ]
@@ -142,6 +167,8 @@ class ScoreSerializer(serializers.ModelSerializer):
             "factb_n",
             "toi_n",
             "arm_subscale_n",
+            "items_answered",
+            "items_total",
             "scoring_version",
             "toi_rule",
             "computed_at",

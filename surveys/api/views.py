@@ -28,6 +28,7 @@ from surveys.api.serializers import (
     ExportJobSerializer,
     MissedReasonSerializer,
     ParticipantSerializer,
+    RandomizeSerializer,
     ResponseSerializer,
     ScoreSerializer,
 )
@@ -39,6 +40,7 @@ from surveys.models import (
     Participant,
     Response,
     Score,
+    Trial,
 )
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import (
@@ -49,7 +51,7 @@ from surveys.statistician.exports.jobs import (
 )
 from surveys.statistician.exports.writers import CONTENT_TYPES
 from surveys.statistician.files import stored_file_response
-from surveys.trial.participants import assessment_record_missed_reason
+from surveys.trial.participants import assessment_record_missed_reason, participant_randomize
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 
@@ -68,15 +70,52 @@ class SiteScopedViewSet(viewsets.ReadOnlyModelViewSet):
         return qs.filter(**{f"{self.site_path}__in": visible_sites(user)})
 
 
+def _bad_request(exc: DjangoValidationError) -> ValidationError:
+    return ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+
+
 @extend_schema_view(
     list=extend_schema(summary="Participants of the sites you may see"),
     retrieve=extend_schema(summary="One participant"),
 )
-class ParticipantViewSet(SiteScopedViewSet):
+class ParticipantViewSet(mixins.CreateModelMixin, SiteScopedViewSet):
     queryset = Participant.objects.select_related("trial", "site", "arm").order_by("pk")
     serializer_class = ParticipantSerializer
     filterset_class = api_filters.ParticipantFilter
     ordering_fields = ["study_id", "randomized_on", "id"]
+
+    @extend_schema(
+        summary="Register a randomized participant (coordinators of the site, trial admins)",
+        request=RandomizeSerializer,
+        responses={201: ParticipantSerializer},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        payload = RandomizeSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        trial = Trial.objects.filter(protocol_id=data["trial"]).first()
+        if trial is None:
+            raise ValidationError({"trial": f"no trial {data['trial']!r}"})
+        site = visible_sites(request.user).filter(code=data["site"]).first()
+        if site is None:  # another site's code is not disclosed
+            raise ValidationError({"site": f"{data['site']!r} is not one of your sites"})
+        arm = trial.arms.filter(code=data["arm"]).first()
+        if arm is None:
+            raise ValidationError({"arm": f"{data['arm']!r} is not an arm of {trial}"})
+        try:
+            participant = participant_randomize(
+                trial=trial,
+                study_id=data["study_id"],
+                site=site,
+                arm=arm,
+                randomized_on=data["randomized_on"],
+                language=data["language"],
+                actor=signed_in(request.user),
+                now=timezone.now(),
+            )
+        except DjangoValidationError as exc:
+            raise _bad_request(exc) from None
+        return ApiResponse(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(
@@ -85,7 +124,7 @@ class ParticipantViewSet(SiteScopedViewSet):
 )
 class AssessmentViewSet(SiteScopedViewSet):
     queryset = Assessment.objects.select_related(
-        "participant__site", "participant__arm", "visit"
+        "participant__site", "participant__arm", "visit", "submitted_by"
     ).order_by("pk")
     serializer_class = AssessmentSerializer
     filterset_class = api_filters.AssessmentFilter

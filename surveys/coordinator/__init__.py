@@ -1,7 +1,8 @@
 """The coordinator's workspace (``/coordinator/``): worklist, participants, compliance.
 
 * :mod:`~surveys.coordinator.urls`, :mod:`~surveys.coordinator.views` — the pages;
-* :mod:`~surveys.coordinator.forms` — randomization, off study, missed reason;
+* :mod:`~surveys.coordinator.forms` — randomization, off study (confirmed; undone with a
+  reason), randomization corrections, missed reason, submit as answered (no presets);
 * :mod:`~surveys.coordinator.selectors` — the worklist and its counts, her participants;
 * :mod:`~surveys.coordinator.digest` — the daily email of windows opening and closing.
 

@@ -1,16 +1,31 @@
-"""Staff forms (validation only; the services do the writing)."""
+"""Staff forms (validation only; the services do the writing).
+
+No reason, date or choice that records a fact about her comes pre-selected:
+every choice field starts on an empty choice the coordinator must change
+(``tests/coordinator/test_no_presets.py`` walks every staff form).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from django import forms
+from django.utils import timezone
 
 from surveys.models import Arm, Assessment, Participant, Site, Trial
+from surveys.trial.participants import MAX_REASON, site_today
+
+#: The label of the empty first choice of every choice field.
+CHOOSE = "— choose —"
+
+
+def with_empty_choice(choices: Any) -> list[tuple[str, str]]:
+    return [("", CHOOSE), *choices]
 
 
 class MissedReasonForm(forms.Form):
-    reason = forms.ChoiceField(choices=Assessment.MissedReason.choices)
+    reason = forms.ChoiceField(choices=with_empty_choice(Assessment.MissedReason.choices))
     text = forms.CharField(
         required=False,
         max_length=500,
@@ -29,25 +44,81 @@ class OffStudyForm(forms.Form):
     off_study_on = forms.DateField(
         label="Off-study date", widget=forms.DateInput(attrs={"type": "date"})
     )
-    reason = forms.ChoiceField(choices=Participant.OffStudyReason.choices)
+    reason = forms.ChoiceField(choices=with_empty_choice(Participant.OffStudyReason.choices))
     note = forms.CharField(required=False, max_length=500, label="Note (required for 'Other')")
+    #: The fingerprint of the plan the confirmation page showed (empty: show it first).
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+class ReasonForm(forms.Form):
+    """A required free-text reason (undoing off study, submitting as answered), confirmed."""
+
+    reason = forms.CharField(
+        max_length=MAX_REASON,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Kept in the audit trail.",
+    )
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, label: str = "Reason", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = label
+
+    def clean_reason(self) -> str:
+        reason = str(self.cleaned_data["reason"]).strip()
+        if not reason:
+            raise forms.ValidationError("Give the reason.")
+        return reason
+
+
+class CorrectRandomizationForm(ReasonForm):
+    """A corrected randomization date and why (the trial's start, not in the future)."""
+
+    randomized_on = forms.DateField(
+        label="Correct randomization date", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    field_order = ["randomized_on", "reason", "confirm"]
+
+    def __init__(self, *args: Any, participant: Participant, **kwargs: Any) -> None:
+        super().__init__(*args, label="Why the date was wrong", **kwargs)
+        self.participant = participant
+
+    def clean_randomized_on(self) -> dt.date:
+        day = cast(dt.date, self.cleaned_data["randomized_on"])
+        today = site_today(self.participant.site, timezone.now())
+        if problem := self.participant.trial.randomization_date_error(day, today=today):
+            raise forms.ValidationError(problem)
+        return day
 
 
 class RandomizeForm(forms.Form):
     study_id = forms.CharField(max_length=32, label="Study id")
-    site = forms.ModelChoiceField(queryset=Site.objects.none())
-    arm = forms.ModelChoiceField(queryset=Arm.objects.none())
+    site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=CHOOSE)
+    arm = forms.ModelChoiceField(queryset=Arm.objects.none(), empty_label=CHOOSE)
     randomized_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
-    language = forms.ChoiceField(choices=Participant.Language.choices)
+    language = forms.ChoiceField(choices=with_empty_choice(Participant.Language.choices))
 
     def __init__(self, *args: Any, trial: Trial, sites: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.trial = trial
         cast(forms.ModelChoiceField, self.fields["site"]).queryset = sites
         cast(forms.ModelChoiceField, self.fields["arm"]).queryset = trial.arms.all()
+        pattern = trial.study_id_pattern
+        self.fields["study_id"].help_text = f"Must match {pattern}; no names."
 
     def clean_study_id(self) -> str:
         study_id = self.cleaned_data["study_id"].strip()
+        if problem := self.trial.study_id_error(study_id):
+            raise forms.ValidationError(problem)
         if Participant.objects.filter(trial=self.trial, study_id=study_id).exists():
             raise forms.ValidationError("A participant with this study id already exists.")
         return study_id
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        day, site = data.get("randomized_on"), data.get("site")
+        if day is not None:
+            today = site_today(site, timezone.now()) if site else timezone.localdate()
+            if problem := self.trial.randomization_date_error(day, today=today):
+                self.add_error("randomized_on", problem)
+        return data

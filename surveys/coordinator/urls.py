@@ -12,9 +12,24 @@ urlpatterns = [
     path("participants/<int:pk>/", views.ParticipantDetailView.as_view(), name="participant"),
     path("participants/<int:pk>/off-study/", views.OffStudyView.as_view(), name="off_study"),
     path(
+        "participants/<int:pk>/off-study/undo/",
+        views.UndoOffStudyView.as_view(),
+        name="off_study_undo",
+    ),
+    path(
+        "participants/<int:pk>/randomization/",
+        views.CorrectRandomizationView.as_view(),
+        name="correct_randomization",
+    ),
+    path(
         "assessments/<int:pk>/missed-reason/",
         views.MissedReasonView.as_view(),
         name="missed_reason",
+    ),
+    path(
+        "assessments/<int:pk>/submit-as-answered/",
+        views.SubmitAsAnsweredView.as_view(),
+        name="submit_as_answered",
     ),
     path("compliance/", views.ComplianceView.as_view(), name="compliance"),
 ]

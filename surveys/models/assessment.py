@@ -56,7 +56,9 @@ def due_q(to_status: str, now: dt.datetime) -> Q:
     """:meth:`Assessment.due_transition` ``== to_status``: what the clock makes due."""
     S = Assessment.Status
     if to_status == S.MISSED:
-        return Q(status__in=Assessment.UNFINISHED, closes_at__lte=now)
+        return Q(status__in=Assessment.NOT_STARTED, closes_at__lte=now)
+    if to_status == S.PARTIAL:
+        return Q(status=S.IN_PROGRESS, closes_at__lte=now)
     if to_status == S.OPEN:
         return Q(status=S.SCHEDULED, opens_at__lte=now, closes_at__gt=now)
     return Q(pk__in=[])  # the clock moves an assessment to no other status
@@ -93,6 +95,7 @@ class Assessment(models.Model):
         OPEN = "open", "Open"
         IN_PROGRESS = "in_progress", "In progress"
         COMPLETED = "completed", "Completed"
+        PARTIAL = "partial", "Partially answered"
         MISSED = "missed", "Missed"
         NOT_EXPECTED = "not_expected", "Not expected"
 
@@ -113,8 +116,13 @@ class Assessment(models.Model):
         STAFF_RECORDED = "staff_recorded", "Answers recorded by staff"
 
     UNFINISHED = (Status.SCHEDULED, Status.OPEN, Status.IN_PROGRESS)
+    #: Unfinished with no answer stored (an answer moves open to in progress).
+    NOT_STARTED = (Status.SCHEDULED, Status.OPEN)
     ACTIVE = (Status.OPEN, Status.IN_PROGRESS)
-    FINAL = (Status.COMPLETED, Status.MISSED, Status.NOT_EXPECTED)
+    FINAL = (Status.COMPLETED, Status.PARTIAL, Status.MISSED, Status.NOT_EXPECTED)
+    #: Forms whose answers we hold: counted as received, exported and analysed. A partial
+    #: form is one whose window closed (or she left the study) before it was submitted.
+    RECEIVED = (Status.COMPLETED, Status.PARTIAL)
 
     participant = models.ForeignKey(
         "surveys.Participant", on_delete=models.PROTECT, related_name="assessments"
@@ -139,6 +147,18 @@ class Assessment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     missed_reason_at = models.DateTimeField(null=True, blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Staff member who submitted the form as answered on her behalf; "
+        "blank when she submitted it on the tablet.",
+    )
+    submitted_reason = models.CharField(
+        max_length=500, blank=True, help_text="Why staff submitted the form as answered."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -170,14 +190,20 @@ class Assessment(models.Model):
     # --- status rules (pure, clock as argument; the SQL forms are above) ------------------
 
     def due_transition(self, now: dt.datetime) -> str | None:
-        """The status the clock says this assessment should move to, if any."""
+        """The status the clock says this assessment should move to, if any.
+
+        A window that closes on a started form keeps its answers (partial);
+        one that closes on a form with no answer is missed.
+        """
         if self.status == self.Status.SCHEDULED:
             if now >= self.closes_at:
                 return self.Status.MISSED
             if now >= self.opens_at:
                 return self.Status.OPEN
-        elif self.status in self.ACTIVE and now >= self.closes_at:
+        elif self.status == self.Status.OPEN and now >= self.closes_at:
             return self.Status.MISSED
+        elif self.status == self.Status.IN_PROGRESS and now >= self.closes_at:
+            return self.Status.PARTIAL
         return None
 
     def is_answerable(self, now: dt.datetime) -> bool:
@@ -201,19 +227,51 @@ class Assessment(models.Model):
         A window still open on (or after) the off-study day is no longer
         expected, even if a sweep already marked it missed because the
         off-study date was recorded late; a window that had closed before
-        she left was missed while she was on study.
+        she left was missed while she was on study. A started form keeps the
+        answers she gave: it becomes partial, wherever its window stands.
         """
         closed_after_leaving = self.window_end >= off_study_on
         if self.status == self.Status.MISSED:
             # Recorded late: the sweep had marked it missed, but she had left already.
             return self.Status.NOT_EXPECTED if closed_after_leaving else None
-        if self.status not in self.UNFINISHED:
+        if self.status == self.Status.IN_PROGRESS:
+            return self.Status.PARTIAL
+        if self.status not in self.NOT_STARTED:
             return None
         return self.Status.NOT_EXPECTED if closed_after_leaving else self.Status.MISSED
+
+    def settled_status(
+        self, now: dt.datetime, *, answered: bool, off_study_on: dt.date | None
+    ) -> str:
+        """The status this form should have from scratch, given its window, answers and off study.
+
+        What the clock, her answers and her off-study date make of a form that
+        was not submitted: used when its window or her off-study record
+        changes under it (a randomization date corrected, an off-study record
+        undone). A completed form is never re-settled. It agrees with
+        :meth:`due_transition` and :meth:`status_when_off_study` on the
+        forward moves; the moves it adds run backwards (see
+        ``surveys.trial.transitions.REVERSALS``).
+        """
+        S = self.Status
+        if self.status == S.COMPLETED:
+            return S.COMPLETED
+        if off_study_on is not None and self.window_end >= off_study_on:
+            return S.PARTIAL if answered else S.NOT_EXPECTED
+        if now >= self.closes_at:
+            return S.PARTIAL if answered else S.MISSED
+        if answered:
+            return S.IN_PROGRESS
+        return S.OPEN if now >= self.opens_at else S.SCHEDULED
 
     @property
     def needs_missed_reason(self) -> bool:
         return self.status == self.Status.MISSED and not self.missed_reason
+
+    @property
+    def is_received(self) -> bool:
+        """We hold her answers: completed, or partial (see ``RECEIVED``)."""
+        return self.status in self.RECEIVED
 
 
 class Response(models.Model):
@@ -274,7 +332,11 @@ SCORE_FIELDS: tuple[str, ...] = tuple(code.lower() for code in SCORE_CODES)
 
 
 class Score(models.Model):
-    """Scores computed by ``scoring/`` for one completed assessment (recomputable)."""
+    """Scores computed by ``scoring/`` for one received (completed or partial) assessment.
+
+    Recomputable from the answers; each score is blank where the FACIT rules
+    do not allow it (too few items of the subscale answered).
+    """
 
     assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="score")
     pwb = models.FloatField(null=True)
@@ -295,6 +357,10 @@ class Score(models.Model):
     factb_n = models.PositiveSmallIntegerField(default=0)
     toi_n = models.PositiveSmallIntegerField(default=0)
     arm_n = models.PositiveSmallIntegerField(default=0)
+    items_answered = models.PositiveSmallIntegerField(
+        default=0, help_text="Items of the form answered (declined counts as not answered)."
+    )
+    items_total = models.PositiveSmallIntegerField(default=0, help_text="Items on the form.")
     scoring_version = models.CharField(max_length=64)
     toi_rule = models.CharField(max_length=16, default="facit")
     computed_at = models.DateTimeField()

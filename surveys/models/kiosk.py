@@ -12,6 +12,9 @@ class KioskSession(models.Model):
     class EndReason(models.TextChoices):
         SUBMITTED = "submitted", "Assessment submitted"
         COORDINATOR = "coordinator", "Ended by the coordinator"
+        OFF_STUDY = "off_study", "Participant taken off study"
+        STAFF_SUBMITTED = "staff_submitted", "Submitted as answered by staff"
+        WINDOW_MOVED = "window_moved", "Window moved by a corrected randomization date"
 
     token = models.CharField(max_length=64, unique=True)
     assessment = models.ForeignKey(

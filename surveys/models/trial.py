@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import zoneinfo
 
 from django.conf import settings
@@ -24,6 +25,21 @@ def validate_timezone(value: str) -> None:
 def validate_country(value: str) -> None:
     if len(value) != 3 or not value.isalpha() or not value.isupper():
         raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-3 code (e.g. USA)")
+
+
+#: The study-id pattern of a trial that has not set its own: letters, digits, "-", "_" and
+#: "." only (no spaces, so no names), starting with a letter or digit, at most 32 characters.
+DEFAULT_STUDY_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"
+
+
+def validate_study_id_pattern(value: str) -> None:
+    """A usable regular expression that cannot match an empty study id."""
+    try:
+        compiled = re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"not a regular expression: {exc}") from exc
+    if compiled.fullmatch(""):
+        raise ValidationError("the pattern must not accept an empty study id")
 
 
 class Trial(models.Model):
@@ -56,6 +72,18 @@ class Trial(models.Model):
         default=StudyDayReference.RANDOMIZATION,
         help_text="DM.RFSTDTC in the CDISC package: day 1 of QSDY, DSSTDY and ADY.",
     )
+    start_date = models.DateField(
+        help_text="The day the trial opened: no randomization date may precede it."
+    )
+    study_id_pattern = models.CharField(
+        max_length=200,
+        default=DEFAULT_STUDY_ID_PATTERN,
+        validators=[validate_study_id_pattern],
+        help_text=(
+            r"Regular expression every study id must match in full, e.g. ^E2108-\d{4}$. "
+            "Checked on every path: coordinator form, API and admin."
+        ),
+    )
     instrument_codes = models.JSONField(
         default=list, help_text='Instruments given at every visit, e.g. ["FACT-B", "E2108-LR"].'
     )
@@ -71,6 +99,32 @@ class Trial(models.Model):
 
     def __str__(self) -> str:
         return self.protocol_id
+
+    # --- data rules (pure; the services and the model's clean() call them) ----------------
+
+    def study_id_error(self, study_id: str) -> str | None:
+        """Why *study_id* is not a study id of this trial, or None when it is."""
+        if re.fullmatch(self.study_id_pattern, study_id) is None:
+            return (
+                f"{study_id!r} is not a study id of {self.protocol_id}: "
+                f"it must match {self.study_id_pattern}"
+            )
+        return None
+
+    def randomization_date_error(self, day: dt.date, *, today: dt.date | None) -> str | None:
+        """Why *day* cannot be a randomization date, or None.
+
+        *today* is the site's date; None skips the "not in the future" check
+        (model validation has no clock; the services pass theirs).
+        """
+        if day < self.start_date:
+            return (
+                f"{day.isoformat()} is before {self.protocol_id} opened "
+                f"({self.start_date.isoformat()})"
+            )
+        if today is not None and day > today:
+            return f"{day.isoformat()} is in the future (today is {today.isoformat()})"
+        return None
 
 
 class Arm(models.Model):
@@ -196,6 +250,24 @@ class Participant(models.Model):
     @property
     def on_study(self) -> bool:
         return self.off_study_on is None
+
+    def clean(self) -> None:
+        """The trial's study-id pattern and start date (every path runs ``full_clean``).
+
+        That the date is not in the future needs a clock: the services check it.
+        """
+        super().clean()
+        if self.trial_id is None:
+            return
+        errors: dict[str, str] = {}
+        if self.study_id and (problem := self.trial.study_id_error(self.study_id)):
+            errors["study_id"] = problem
+        if self.randomized_on and (
+            problem := self.trial.randomization_date_error(self.randomized_on, today=None)
+        ):
+            errors["randomized_on"] = problem
+        if errors:
+            raise ValidationError(errors)
 
 
 class OdmOid(models.Model):

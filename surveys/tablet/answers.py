@@ -18,19 +18,17 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from scoring.facit import SCORING_VERSION, score_form
 from scoring.instruments import RESPONSE_VALUES
 from surveys import instrumentation
 from surveys.models import (
-    SCORE_FIELDS,
     Actor,
     Assessment,
     AuditEvent,
     Response,
     ResponseCorrection,
-    Score,
     actor_fields,
 )
+from surveys.trial.scores import assessment_score, score_store
 from surveys.trial.transitions import assessment_transition
 
 S = Assessment.Status
@@ -133,26 +131,6 @@ def response_save(
     return SaveResult(response, created=True, changed=True)
 
 
-def answers_of(assessment: Assessment) -> dict[str, int | None]:
-    """Item code -> value for every item of the form (None when unanswered or declined)."""
-    stored = dict(assessment.responses.values_list("item_code", "value"))
-    return {code: stored.get(code) for code in instrumentation.items(assessment.instrument_version)}
-
-
-def score_store(*, assessment: Assessment, now: dt.datetime) -> Score:
-    """(Re)compute and store the scores of a completed assessment."""
-    scores = score_form(answers_of(assessment))
-    values: dict[str, Any] = {}
-    for field in SCORE_FIELDS:
-        values[field] = scores.get(field.upper())
-        values[f"{field}_n"] = scores.get(f"{field.upper()}_N") or 0
-    score, _ = Score.objects.update_or_create(
-        assessment=assessment,
-        defaults={**values, "scoring_version": SCORING_VERSION, "computed_at": now},
-    )
-    return score
-
-
 @transaction.atomic
 def assessment_submit(
     *,
@@ -190,15 +168,7 @@ def assessment_submit(
         page_seconds={k: round(float(v), 1) for k, v in (page_seconds or {}).items()},
         assistance=assistance or assessment.assistance or Assessment.Assistance.NONE,
     )
-    score = score_store(assessment=assessment, now=now)
-    AuditEvent.objects.create(
-        at=now,
-        action=AuditEvent.Action.SCORED,
-        participant_id=assessment.participant_id,
-        assessment=assessment,
-        actor_label="system:scoring",
-        details={"scoring_version": score.scoring_version, "toi": score.toi},
-    )
+    assessment_score(assessment=assessment, now=now)
     return assessment, True
 
 

@@ -25,8 +25,7 @@ class HandOffForm(forms.Form):
     assistance = forms.ChoiceField(
         label="Level of assistance",
         choices=Assessment.Assistance.choices,
-        initial=Assessment.Assistance.NONE,
-        widget=forms.RadioSelect,
+        widget=forms.RadioSelect,  # no preset: what staff do is recorded, never assumed
     )
     language = forms.ChoiceField(
         label="Questionnaire language", choices=Participant.Language.choices

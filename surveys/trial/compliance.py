@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Count, F, Q, QuerySet
 
 from surveys.models import Assessment, Site
-from surveys.models.assessment import answerable_q, missing_reason_q
+from surveys.models.assessment import answerable_q, due_q, missing_reason_q
 
 S = Assessment.Status
 
@@ -30,6 +30,7 @@ class ComplianceRow:
     randomized: int = 0
     expected: int = 0
     received: int = 0
+    partial: int = 0
     still_open: int = 0
     not_expected: int = 0
     missed: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MISSED_REASON_KEYS, 0))
@@ -53,6 +54,7 @@ class ComplianceRow:
             "randomized": self.randomized,
             "expected": self.expected,
             "received": self.received,
+            "partial": self.partial,
             "compliance_pct": None if self.compliance is None else round(100 * self.compliance, 1),
             "completion_pct": None if self.completion is None else round(100 * self.completion, 1),
             "still_open": self.still_open,
@@ -67,15 +69,19 @@ def compliance_table(
 ) -> list[ComplianceRow]:
     """Expected vs received per visit × arm (``by="arm"``) or visit × site (``by="site"``).
 
-    * expected: the window has closed while she was on study (completed,
+    * expected: the window has closed while she was on study (received,
       missed, or closed but not yet swept), plus any completed early;
-    * received: completed (answers are only accepted inside the window);
+    * received: the forms whose answers we hold, as the exports and analyses
+      use them: completed (submitted by her, or as answered by staff) and
+      partial (started, window closed before submission, answers kept; also a
+      started form whose window closed but is not yet swept);
+    * partial: how many of the received are partial;
     * still open: window open now, not completed;
     * not expected: she left the study before the window closed.
     Two aggregate queries, whatever the trial's size.
     """
     group_field = "participant__arm__code" if by == "arm" else "participant__site__code"
-    closed = Q(closes_at__lte=now)
+    partial = Q(status=S.PARTIAL) | due_q(S.PARTIAL, now)
     rows = (
         Assessment.objects.filter(participant__site__in=sites)
         .values(
@@ -83,20 +89,16 @@ def compliance_table(
         )
         .annotate(
             randomized=Count("pk"),
-            received=Count("pk", filter=Q(status=S.COMPLETED)),
-            missed_or_closed=Count(
-                "pk", filter=Q(status=S.MISSED) | (Q(status__in=Assessment.ACTIVE) & closed)
-            ),
+            received=Count("pk", filter=Q(status=S.COMPLETED) | partial),
+            partial=Count("pk", filter=partial),
+            missed_or_closed=Count("pk", filter=Q(status=S.MISSED) | due_q(S.MISSED, now)),
             still_open=Count("pk", filter=answerable_q(now)),
             not_expected=Count("pk", filter=Q(status=S.NOT_EXPECTED)),
             **{
                 f"missed_{reason}": Count("pk", filter=Q(status=S.MISSED, missed_reason=reason))
                 for reason in Assessment.MissedReason.values
             },
-            missed_unrecorded=Count(
-                "pk",
-                filter=missing_reason_q() | (Q(status__in=Assessment.ACTIVE) & closed),
-            ),
+            missed_unrecorded=Count("pk", filter=missing_reason_q() | due_q(S.MISSED, now)),
         )
         .order_by("visit_number", "group")
     )
@@ -108,6 +110,7 @@ def compliance_table(
             group=row["group"],
             randomized=row["randomized"],
             received=row["received"],
+            partial=row["partial"],
             expected=row["received"] + row["missed_or_closed"],
             still_open=row["still_open"],
             not_expected=row["not_expected"],

@@ -17,14 +17,49 @@ from surveys.models import Actor, Assessment, AuditEvent, actor_fields
 
 S = Assessment.Status
 
+#: Every move an assessment may make. A started form (in progress) never loses its
+#: answers: it is completed, or partial when its window closes or she leaves the study.
 ALLOWED: dict[str, frozenset[str]] = {
     S.SCHEDULED: frozenset({S.OPEN, S.MISSED, S.NOT_EXPECTED}),
-    S.OPEN: frozenset({S.IN_PROGRESS, S.MISSED, S.NOT_EXPECTED}),
-    S.IN_PROGRESS: frozenset({S.COMPLETED, S.MISSED, S.NOT_EXPECTED}),
+    S.OPEN: frozenset({S.IN_PROGRESS, S.MISSED, S.NOT_EXPECTED, S.SCHEDULED}),
+    S.IN_PROGRESS: frozenset({S.COMPLETED, S.PARTIAL}),
     S.COMPLETED: frozenset(),
+    S.PARTIAL: frozenset({S.IN_PROGRESS}),
     # Off study recorded late: a window that closed after she left was never expected.
-    S.MISSED: frozenset({S.NOT_EXPECTED}),
-    S.NOT_EXPECTED: frozenset(),
+    S.MISSED: frozenset({S.NOT_EXPECTED, S.SCHEDULED, S.OPEN}),
+    S.NOT_EXPECTED: frozenset({S.SCHEDULED, S.OPEN, S.IN_PROGRESS, S.MISSED, S.PARTIAL}),
+}
+
+#: The moves of ALLOWED that run backwards. Only two audited services make them, with
+#: ``reversal=True``: undoing an off-study record (``participant_undo_off_study``) and
+#: correcting a randomization date (``participant_correct_randomization``); each puts a
+#: form where the clock, her answers and her off-study date now place it
+#: (``Assessment.settled_status``). The sweep and the tablet never can.
+REVERSALS: frozenset[tuple[str, str]] = frozenset(
+    {
+        # corrected randomization date: the new window has not opened yet
+        (S.OPEN, S.SCHEDULED),
+        # corrected randomization date: the new window has not closed yet
+        (S.MISSED, S.SCHEDULED),
+        (S.MISSED, S.OPEN),
+        # her window is open again (off study undone, or a corrected date): she may finish
+        (S.PARTIAL, S.IN_PROGRESS),
+        # off study undone (or a corrected date puts the window before she left)
+        (S.NOT_EXPECTED, S.SCHEDULED),
+        (S.NOT_EXPECTED, S.OPEN),
+        (S.NOT_EXPECTED, S.MISSED),
+        # forms with answers taken off study before partial forms existed
+        (S.NOT_EXPECTED, S.IN_PROGRESS),
+        (S.NOT_EXPECTED, S.PARTIAL),
+    }
+)
+
+
+#: The audit reason of each move the clock makes (the sweep, ``assessment_refresh``).
+CLOCK_REASONS: dict[str, str] = {
+    S.OPEN: "window opened",
+    S.MISSED: "window closed",
+    S.PARTIAL: "window closed before submission: answers kept",
 }
 
 
@@ -32,9 +67,14 @@ class TransitionNotAllowed(Exception):
     pass
 
 
-def check_allowed(from_status: str, to_status: str) -> None:
+def check_allowed(from_status: str, to_status: str, *, reversal: bool = False) -> None:
     if to_status not in ALLOWED[from_status]:
         raise TransitionNotAllowed(f"an assessment cannot go from {from_status} to {to_status}")
+    if (from_status, to_status) in REVERSALS and not reversal:
+        raise TransitionNotAllowed(
+            f"{from_status} to {to_status} runs backwards: only an audited correction "
+            "or an off-study undo may make it"
+        )
 
 
 def assessment_transition(
@@ -45,15 +85,20 @@ def assessment_transition(
     actor: Actor,
     reason: str = "",
     details: dict[str, Any] | None = None,
+    reversal: bool = False,
     **fields: Any,
 ) -> bool:
     """Move *assessment* from its current status to *to_status*, once.
 
     Returns False (and changes nothing) when another process moved it first.
-    Extra keyword arguments are stored on the row in the same UPDATE.
+    Extra keyword arguments are stored on the row in the same UPDATE. A move
+    in REVERSALS needs ``reversal=True`` (the caller may make backward moves)
+    and is marked ``"reversal": true`` in its audit event.
     """
     from_status = assessment.status
-    check_allowed(from_status, to_status)
+    check_allowed(from_status, to_status, reversal=reversal)
+    if (from_status, to_status) in REVERSALS:
+        details = {**(details or {}), "reversal": True}
     with transaction.atomic():
         claimed = Assessment.objects.filter(pk=assessment.pk, status=from_status).update(
             status=to_status, updated_at=at, **fields

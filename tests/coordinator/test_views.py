@@ -45,7 +45,6 @@ def populate(trial, site, n: int, *, start: dt.date = FIRST_DAY) -> None:
             trial,
             site,
             arm="AB"[i % 2],
-            study_id=f"{site.code}-{start:%y%m%d}-{i:03d}",
             randomized_on=start + dt.timedelta(days=7 * i),
             now=at(start + dt.timedelta(days=7 * i)),
         )
@@ -138,9 +137,14 @@ def test_other_without_text_is_refused_with_a_message(logged_in_a, trial, site_a
 @pytest.mark.django_db
 def test_taking_a_participant_off_study_from_her_page(logged_in_a, trial, site_a, clock):
     p = randomize(trial, site_a, randomized_on=D(2025, 2, 1), now=at(D(2025, 2, 1)))
+    form = {"off_study_on": "2025-02-10", "reason": "withdrawal", "note": ""}
+    review = logged_in_a.post(reverse("coordinator:off_study", args=[p.pk]), form)
+    assert review.status_code == 200  # the confirmation page: nothing changed yet
+    p.refresh_from_db()
+    assert p.on_study
+    confirm = review.context["fingerprint"]
     response = logged_in_a.post(
-        reverse("coordinator:off_study", args=[p.pk]),
-        {"off_study_on": "2025-02-10", "reason": "withdrawal", "note": ""},
+        reverse("coordinator:off_study", args=[p.pk]), {**form, "confirm": confirm}
     )
     assert response.status_code == 302
     p.refresh_from_db()

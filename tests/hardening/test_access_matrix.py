@@ -55,6 +55,15 @@ MATRIX: dict[str, Row] = {
     "coordinator:participant": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="participant"),
     "coordinator:off_study": Row.of(P, LOGIN, KIOSK, 400, 404, 403, 400, kwargs="participant"),
     "coordinator:missed_reason": Row.of(P, LOGIN, KIOSK, 400, 404, 403, 400, kwargs="assessment"),
+    # She is on study: nothing to undo, back to her page.
+    "coordinator:off_study_undo": Row.of(G, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="participant"),
+    "coordinator:correct_randomization": Row.of(
+        G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="participant"
+    ),
+    # The form is completed: nothing to submit, back to her page.
+    "coordinator:submit_as_answered": Row.of(
+        G, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="assessment"
+    ),
     "coordinator:compliance": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
     # A kiosk session has no staff login: it cannot hand anything over.
     "tablet:start": Row.of(G, LOGIN, LOGIN, 200, 404, 403, 200, kwargs="open_assessment"),
@@ -134,12 +143,12 @@ def test_every_url_has_an_entry():
 def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dict[str, Any]:
     now = timezone.now()
     today = timezone.localdate()
-    done = randomize(trial, site_a, study_id="A-DONE", randomized_on=today, now=now)
+    done = randomize(trial, site_a, study_id="E2108-0001", randomized_on=today, now=now)
     completed = done.assessments.get(visit__code="baseline")
     response_save(assessment_id=completed.pk, item_code="GP1", value=2, now=now)
     assessment_submit(assessment_id=completed.pk, now=now)
-    waiting = randomize(trial, site_a, study_id="A-OPEN", randomized_on=today, now=now)
-    randomize(trial, site_b, study_id="B-OPEN", randomized_on=today, now=now)
+    waiting = randomize(trial, site_a, study_id="E2108-0002", randomized_on=today, now=now)
+    randomize(trial, site_b, study_id="E2108-0003", randomized_on=today, now=now)
     sweep_assessments(now=now)
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "x" * 20)
     export = ExportJob.objects.create(kind="scored", format="csv", created_by=stat_user)

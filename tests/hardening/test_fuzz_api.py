@@ -29,7 +29,7 @@ def api_schema() -> schemathesis.schemas.BaseSchema:
 @pytest.fixture
 def fuzz_world(trial, site_a, site_b, coordinator_a, stat_user) -> dict[str, Any]:
     now = timezone.now()
-    for site, study_id in ((site_a, "A-1"), (site_b, "B-1")):
+    for site, study_id in ((site_a, "E2108-0001"), (site_b, "E2108-0002")):
         participant = randomize(
             trial, site, study_id=study_id, randomized_on=timezone.localdate(), now=now
         )

@@ -144,6 +144,16 @@ def test_a_completed_assessment_takes_no_answers_409(tablet, assessment):
 
 
 def test_an_assessment_no_longer_open_is_a_409(tablet, assessment):
+    # The window closed under the live session: the clock alone refuses the answer.
+    Assessment.objects.filter(pk=assessment.pk).update(closes_at=timezone.now())
+    response = post(tablet, assessment, "GP1", 2)
+    assert response.status_code == 409
+    assert response.json()["code"] == "status"
+    assert "takes no answers" in response.json()["error"]
+    assert not Response.objects.exists()
+
+
+def test_going_off_study_ends_the_tablet_session_403(tablet, assessment):
     participant = assessment.participant
     participant_go_off_study(
         participant=participant,
@@ -156,9 +166,8 @@ def test_an_assessment_no_longer_open_is_a_409(tablet, assessment):
     assessment.refresh_from_db()
     assert assessment.status == Assessment.Status.NOT_EXPECTED
     response = post(tablet, assessment, "GP1", 2)
-    assert response.status_code == 409
-    assert response.json()["code"] == "status"
-    assert "takes no answers" in response.json()["error"]
+    assert response.status_code == 403
+    assert response.json()["code"] == "kiosk_ended"
     assert not Response.objects.exists()
 
 

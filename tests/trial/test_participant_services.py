@@ -49,7 +49,7 @@ def test_going_off_study_before_a_window_makes_it_not_expected(participant, coor
         "m18": S.NOT_EXPECTED,
         "m30": S.NOT_EXPECTED,
     }
-    assert counts == {"not_expected": 3, "missed": 1}
+    assert counts == {"not_expected": 3, "missed": 1, "partial": 0, "sessions_ended": 0}
     assert AuditEvent.objects.filter(participant=participant, action="off_study").count() == 1
 
 

@@ -37,8 +37,11 @@ DUE_CASES = [
     (S.OPEN, CLOSES - SECOND, None),
     (S.OPEN, CLOSES, S.MISSED),
     (S.IN_PROGRESS, CLOSES - SECOND, None),
-    (S.IN_PROGRESS, CLOSES + dt.timedelta(days=3), S.MISSED),
+    # a started form keeps her answers when its window closes
+    (S.IN_PROGRESS, CLOSES, S.PARTIAL),
+    (S.IN_PROGRESS, CLOSES + dt.timedelta(days=3), S.PARTIAL),
     (S.COMPLETED, CLOSES + dt.timedelta(days=3), None),
+    (S.PARTIAL, CLOSES + dt.timedelta(days=3), None),
     (S.MISSED, CLOSES + dt.timedelta(days=3), None),
     (S.NOT_EXPECTED, CLOSES + dt.timedelta(days=3), None),
 ]
@@ -75,7 +78,9 @@ def test_overdue_is_the_last_seven_days_of_an_open_window(status, now, expected)
     [
         ("before the window opens", S.SCHEDULED, dt.date(2026, 2, 10), S.NOT_EXPECTED),
         ("during the window", S.OPEN, dt.date(2026, 3, 15), S.NOT_EXPECTED),
-        ("during, answers started", S.IN_PROGRESS, dt.date(2026, 3, 15), S.NOT_EXPECTED),
+        ("during, answers started: kept", S.IN_PROGRESS, dt.date(2026, 3, 15), S.PARTIAL),
+        ("after it closed, answers started", S.IN_PROGRESS, dt.date(2026, 4, 2), S.PARTIAL),
+        ("partial stays partial", S.PARTIAL, dt.date(2026, 3, 15), None),
         ("on the window's last day", S.OPEN, dt.date(2026, 3, 30), S.NOT_EXPECTED),
         ("after it closed, not yet swept", S.OPEN, dt.date(2026, 4, 2), S.MISSED),
         ("after it closed, scheduled", S.SCHEDULED, dt.date(2026, 4, 2), S.MISSED),
@@ -91,6 +96,45 @@ def test_overdue_is_the_last_seven_days_of_an_open_window(status, now, expected)
 )
 def test_status_when_going_off_study(label, status, off_study_on, expected):
     assert assessment(status).status_when_off_study(off_study_on) == expected, label
+
+
+# (label, status, now, answered, off_study_on, expected)
+SETTLED_CASES = [
+    ("window not open yet", S.OPEN, OPENS - SECOND, False, None, S.SCHEDULED),
+    ("window open, no answer", S.MISSED, OPENS, False, None, S.OPEN),
+    ("window open, answers", S.PARTIAL, CLOSES - SECOND, True, None, S.IN_PROGRESS),
+    ("window closed, no answer", S.NOT_EXPECTED, CLOSES, False, None, S.MISSED),
+    ("window closed, answers", S.IN_PROGRESS, CLOSES, True, None, S.PARTIAL),
+    ("off study before it closed", S.OPEN, OPENS, False, dt.date(2026, 3, 30), S.NOT_EXPECTED),
+    ("off study, answers", S.IN_PROGRESS, OPENS, True, dt.date(2026, 3, 2), S.PARTIAL),
+    ("off study after it closed", S.NOT_EXPECTED, CLOSES, False, dt.date(2026, 3, 31), S.MISSED),
+    ("completed is never re-settled", S.COMPLETED, CLOSES, True, dt.date(2026, 3, 2), S.COMPLETED),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "status", "now", "answered", "off_study_on", "expected"), SETTLED_CASES
+)
+def test_settled_status(label, status, now, answered, off_study_on, expected):
+    settled = assessment(status).settled_status(now, answered=answered, off_study_on=off_study_on)
+    assert settled == expected, label
+
+
+def test_settled_status_agrees_with_the_clock_and_off_study_rules():
+    """Where the forward rules say something, the settled status says the same."""
+    for status, now, due in DUE_CASES:
+        if due is None or status == S.COMPLETED:
+            continue
+        answered = status == S.IN_PROGRESS
+        assert assessment(status).settled_status(now, answered=answered, off_study_on=None) == due
+    for off_day in (dt.date(2026, 2, 10), dt.date(2026, 3, 15), dt.date(2026, 4, 2)):
+        for status in (S.SCHEDULED, S.OPEN, S.IN_PROGRESS):
+            now = dt.datetime.combine(off_day, dt.time(12), tzinfo=dt.UTC)
+            form = assessment(status)
+            settled = form.settled_status(
+                now, answered=status == S.IN_PROGRESS, off_study_on=off_day
+            )
+            assert settled == form.status_when_off_study(off_day), (status, off_day)
 
 
 ANSWERABLE_CASES = [
@@ -197,3 +241,42 @@ def test_missing_reason_in_sql_matches_needs_missed_reason(stored):
         rows = stored(status, reason)
         assert rows.missing_reason().exists() is expected, (status, reason)
         assert rows.get().needs_missed_reason is expected
+
+
+# --- the transition table ----------------------------------------------------------------
+
+
+def test_a_started_form_can_never_lose_its_answers():
+    from surveys.trial.transitions import ALLOWED
+
+    assert ALLOWED[S.IN_PROGRESS] == {S.COMPLETED, S.PARTIAL}
+    assert ALLOWED[S.COMPLETED] == frozenset()
+
+
+def test_every_reversal_is_an_allowed_move_and_needs_the_flag():
+    from surveys.trial.transitions import (
+        ALLOWED,
+        REVERSALS,
+        TransitionNotAllowed,
+        check_allowed,
+    )
+
+    for from_status, to_status in REVERSALS:
+        assert to_status in ALLOWED[from_status]
+        with pytest.raises(TransitionNotAllowed, match="runs backwards"):
+            check_allowed(from_status, to_status)
+        check_allowed(from_status, to_status, reversal=True)
+    # and every move the clock makes is a forward move
+    for status, _now, due in DUE_CASES:
+        if due is not None:
+            assert (status, due) not in REVERSALS
+            check_allowed(status, due)
+
+
+def test_settled_moves_are_all_in_the_table():
+    """Whatever the settled status of a form, the move there is allowed (as a reversal)."""
+    from surveys.trial.transitions import check_allowed
+
+    for _label, status, _now, _answered, _off, expected in SETTLED_CASES:
+        if expected != status:
+            check_allowed(status, expected, reversal=True)

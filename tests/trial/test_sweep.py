@@ -28,7 +28,7 @@ def test_it_opens_windows_that_opened_and_misses_windows_that_closed(trial, site
     assert baseline.status == S.OPEN  # baseline opens 28 days before randomization
 
     counts = sweep_assessments(now=at(D(2025, 6, 20)))  # m6 window opens 2025-06-10
-    assert counts == {"opened": 1, "missed": 1}
+    assert counts == {"opened": 1, "missed": 1, "partial": 0}
     statuses = dict(p.assessments.values_list("visit__code", "status"))
     assert statuses == {"baseline": S.MISSED, "m6": S.OPEN, "m18": S.SCHEDULED, "m30": S.SCHEDULED}
     event = AuditEvent.objects.get(assessment=baseline, to_status=S.MISSED)
@@ -43,14 +43,18 @@ def test_it_opens_windows_that_opened_and_misses_windows_that_closed(trial, site
 def test_running_the_same_sweep_twice_changes_nothing_the_second_time(trial, site_a):
     for n in range(5):
         randomize(
-            trial, site_a, randomized_on=D(2024, 1, 1) + dt.timedelta(days=n), now=at(D(2024, 1, 1))
+            trial,
+            site_a,
+            randomized_on=D(2024, 1, 1) + dt.timedelta(days=n),
+            now=at(D(2024, 1, 1) + dt.timedelta(days=n)),
         )
     now = at(D(2026, 1, 1))
     first = sweep_assessments(now=now)
     events = AuditEvent.objects.count()
     second = sweep_assessments(now=now)
-    assert first == {"opened": 0, "missed": 15}  # baseline, 6 and 18 months of 5 women
-    assert second == {"opened": 0, "missed": 0}
+    # baseline, 6 and 18 months of 5 women
+    assert first == {"opened": 0, "missed": 15, "partial": 0}
+    assert second == {"opened": 0, "missed": 0, "partial": 0}
     assert AuditEvent.objects.count() == events
 
 
@@ -73,8 +77,8 @@ def test_two_sweeps_at_once_claim_each_transition_exactly_once(trial, site_a):
             trial,
             site_a,
             randomized_on=D(2023, 1, 1) + dt.timedelta(days=n),
-            now=at(D(2023, 1, 1)),
-            study_id=f"P{n:03d}",
+            now=at(D(2023, 1, 1) + dt.timedelta(days=n)),
+            study_id=f"E2108-{n:04d}",
         )
     now = at(D(2025, 9, 1))
     barrier = threading.Barrier(2)
@@ -112,5 +116,5 @@ def test_the_sweep_task_records_a_task_run(trial, site_a):
     randomize(trial, site_a, randomized_on=D(2020, 1, 1), now=at(D(2020, 1, 1)))
     result = sweep_assessments_task()
     run = TaskRun.objects.get()
-    assert run.result == result == {"opened": 0, "missed": 4}
+    assert run.result == result == {"opened": 0, "missed": 4, "partial": 0}
     assert run.finished_at is not None

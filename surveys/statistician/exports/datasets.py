@@ -18,7 +18,7 @@ import pandas as pd
 
 from scoring.instruments import FACTB_ITEM_CODES, ITEMS, LR_ITEM_CODES, RESPONSE_SCALE
 from surveys import instrumentation
-from surveys.models import SCORE_CODES, Arm, Site, Trial, Visit
+from surveys.models import SCORE_CODES, Arm, Assessment, Site, Trial, Visit
 from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.queries import (
     completed_query,
@@ -111,6 +111,13 @@ def _within_cutoff(frame: pd.DataFrame, filters: ExportFilters) -> pd.DataFrame:
     return frame
 
 
+def _submitted_by(raw: pd.DataFrame) -> pd.Series:
+    """patient (on the tablet), staff (as answered, on her behalf), or blank (partial)."""
+    who = np.where(raw["staff_submitted"].to_numpy(dtype=bool), "staff", "patient")
+    completed = (raw["formstat"] == Assessment.Status.COMPLETED).to_numpy()
+    return pd.Series(np.where(completed, who, ""), index=raw.index, dtype=object)
+
+
 def _iso_date(values: pd.Series) -> pd.Series:
     return values.dt.strftime("%Y-%m-%d").astype(object).where(values.notna(), "")
 
@@ -165,6 +172,10 @@ def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> 
         "MODE": raw["mode"],
         "ASSIST": raw["assist"],
         "INSTVER": raw["instver"],
+        "FORMSTAT": raw["formstat"],
+        "SUBMBY": _submitted_by(raw),
+        "FORMANS": raw["items_answered"].fillna(0).astype("int64"),
+        "FORMITMS": raw["items_total"].fillna(0).astype("int64"),
         "SCORVER": raw["scorver"],
         "TOIRULE": raw["toirule"],
     }
@@ -185,7 +196,7 @@ def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> 
 
 
 def scored_wide(filters: ExportFilters) -> pd.DataFrame:
-    """One row per participant x visit with a completed (scored) assessment."""
+    """One row per participant x visit with a received (completed or partial) assessment."""
     raw = _within_cutoff(fetch_frame(scored_query(filters)), filters)
     cols = _scored_columns(raw, instruments_in_scope(filters), filters.include_dates)
     return _ordered(SCORED_SPEC, cols, raw.index)
@@ -195,7 +206,7 @@ def scored_wide(filters: ExportFilters) -> pd.DataFrame:
 
 
 def _item_grid(filters: ExportFilters) -> pd.DataFrame:
-    """Every item of every completed form the filters select, joined to its answer.
+    """Every item of every received form the filters select, joined to its answer.
 
     Internal columns (lower case): the assessment's context plus item_code,
     seq, instr, qscat, subscale, reversed, label, value, declined, saved_at.
@@ -250,11 +261,14 @@ def _item_grid(filters: ExportFilters) -> pd.DataFrame:
     grid["value"] = value
     grid["declined"] = declined
     grid["saved_at"] = saved
+    grid["answered_n"] = (
+        grid["value"].notna().groupby(grid["assessment_id"]).transform("sum").astype("int64")
+    )
     return grid
 
 
 def items_long(filters: ExportFilters) -> pd.DataFrame:
-    """One row per participant x visit x item of every completed form."""
+    """One row per participant x visit x item of every received (completed or partial) form."""
     grid = _item_grid(filters)
     idx = grid.index
     value = grid["value"]
@@ -270,6 +284,8 @@ def items_long(filters: ExportFilters) -> pd.DataFrame:
         "VISIT": grid["visit"],
         "INSTVER": grid["instver"],
         "LANG": grid["lang"],
+        "FORMSTAT": grid["formstat"],
+        "FORMANS": grid["answered_n"],
         "INSTR": grid["instr"],
         "ITEMSEQ": grid["seq"].astype("int64"),
         "ITEMCD": grid["item_code"],

@@ -76,7 +76,7 @@ def export_create(
 def estimated_rows(job: ExportJob) -> int:
     """A quick upper bound of the output rows (one COUNT query)."""
     filters = ExportFilters.from_dict(job.filters)
-    qs = Assessment.objects.filter(status=Assessment.Status.COMPLETED)
+    qs = Assessment.objects.filter(status__in=Assessment.RECEIVED)
     if filters.trial:
         qs = qs.filter(participant__trial__protocol_id=filters.trial)
     if filters.visits:

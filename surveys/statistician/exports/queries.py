@@ -89,11 +89,23 @@ def _where(filters: ExportFilters, params: list[Any], *, visits: bool = True) ->
     return "".join(f" AND {c}" for c in clauses)
 
 
+#: The statuses of the forms the exports carry answers of (``Assessment.RECEIVED``).
+RECEIVED_SQL = "a.status IN ({})".format(", ".join(f"'{s}'" for s in Assessment.RECEIVED))
+
+
+def _finished_at() -> str:
+    """When the form's answers were final: submission, or a partial form's last answer."""
+    return (
+        f"COALESCE(a.completed_at, (SELECT MAX(rr.saved_at) FROM {_t(Response)} rr "
+        "WHERE rr.assessment_id = a.id))"
+    )
+
+
 def _completed_before(filters: ExportFilters, params: list[Any]) -> str:
     if not filters.cutoff:
         return ""
     params.append(dt.datetime.combine(filters.cutoff, dt.time(), tzinfo=dt.UTC) + CUTOFF_SLACK)
-    return " AND a.completed_at < %s"
+    return f" AND {_finished_at()} < %s"
 
 
 _JOINS = (
@@ -104,7 +116,17 @@ _JOINS = (
     "JOIN {visit} v ON v.id = a.visit_id"
 )
 
-_ASSESSMENT_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
+
+def _assessment_columns() -> tuple[tuple[str, str, Kind], ...]:
+    """Context of an assessment; ``completed_at`` is :func:`_finished_at` (partial forms too)."""
+    return (
+        *_ASSESSMENT_COLUMNS_BEFORE,
+        (_finished_at(), "completed_at", "datetime"),
+        *_ASSESSMENT_COLUMNS_AFTER,
+    )
+
+
+_ASSESSMENT_COLUMNS_BEFORE: tuple[tuple[str, str, Kind], ...] = (
     ("t.protocol_id", "studyid", "str"),
     ("p.study_id", "subjid", "str"),
     ("st.code", "siteid", "str"),
@@ -118,7 +140,10 @@ _ASSESSMENT_COLUMNS: tuple[tuple[str, str, Kind], ...] = (
     ("p.randomized_on", "randomized_on", "date"),
     ("a.target_date", "target_date", "date"),
     ("a.started_at", "started_at", "datetime"),
-    ("a.completed_at", "completed_at", "datetime"),
+)
+_ASSESSMENT_COLUMNS_AFTER: tuple[tuple[str, str, Kind], ...] = (
+    ("a.status", "formstat", "str"),
+    ("a.submitted_by_id IS NOT NULL", "staff_submitted", "bool"),
     ("a.language", "lang", "str"),
     ("a.mode", "mode", "str"),
     ("a.assistance", "assist", "str"),
@@ -141,7 +166,7 @@ def _select(columns: Sequence[tuple[str, str, Kind]]) -> str:
 
 
 def scored_query(filters: ExportFilters, *, visits: bool = True) -> Query:
-    """One row per scored (completed) assessment: context, scores, counts, LR items."""
+    """One row per scored (received) assessment: context, scores, counts, LR items."""
     params: list[Any] = []
     lr_cols = ", ".join(
         f"MAX(CASE WHEN r.item_code = '{code}' THEN r.value END) AS {code.lower()}"
@@ -149,9 +174,11 @@ def scored_query(filters: ExportFilters, *, visits: bool = True) -> Query:
     )
     lr_in = ", ".join(f"'{code}'" for code in LR_ITEM_CODES)
     columns: list[tuple[str, str, Kind]] = [
-        *_ASSESSMENT_COLUMNS,
+        *_assessment_columns(),
         ("s.scoring_version", "scorver", "str"),
         ("s.toi_rule", "toirule", "str"),
+        ("s.items_answered", "items_answered", "int"),
+        ("s.items_total", "items_total", "int"),
         *((f"s.{f}", f, "float") for f in SCORE_FIELDS),
         *((f"s.{f}_n", f"{f}_n", "int") for f in SCORE_FIELDS),
         *((f"lr.{c.lower()}", c.lower(), "float") for c in LR_ITEM_CODES),
@@ -162,7 +189,7 @@ def scored_query(filters: ExportFilters, *, visits: bool = True) -> Query:
         f"LEFT JOIN (SELECT r.assessment_id, {lr_cols} FROM {_t(Response)} r "
         f"WHERE r.item_code IN ({lr_in}) GROUP BY r.assessment_id) lr "
         "ON lr.assessment_id = a.id "
-        "WHERE a.status = 'completed'"
+        f"WHERE {RECEIVED_SQL}"
     )
     sql += _where(filters, params, visits=visits) + _completed_before(filters, params)
     sql += " ORDER BY p.study_id, v.number"
@@ -170,19 +197,20 @@ def scored_query(filters: ExportFilters, *, visits: bool = True) -> Query:
 
 
 def completed_query(filters: ExportFilters) -> Query:
-    """One row per completed assessment (with its id), for the item-level datasets."""
+    """One row per received assessment (with its id), for the item-level datasets."""
     params: list[Any] = []
-    columns: list[tuple[str, str, Kind]] = [("a.id", "assessment_id", "int"), *_ASSESSMENT_COLUMNS]
-    sql = (
-        f"SELECT {_select(columns)} FROM {_t(Assessment)} a {_joins()} WHERE a.status = 'completed'"
-    )
+    columns: list[tuple[str, str, Kind]] = [
+        ("a.id", "assessment_id", "int"),
+        *_assessment_columns(),
+    ]
+    sql = f"SELECT {_select(columns)} FROM {_t(Assessment)} a {_joins()} WHERE {RECEIVED_SQL}"
     sql += _where(filters, params) + _completed_before(filters, params)
     sql += " ORDER BY p.study_id, v.number"
     return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
 
 
 def responses_query(filters: ExportFilters) -> Query:
-    """Every stored answer of the completed assessments the filters select."""
+    """Every stored answer of the received assessments the filters select."""
     params: list[Any] = []
     columns: list[tuple[str, str, Kind]] = [
         ("r.assessment_id", "assessment_id", "int"),
@@ -194,7 +222,7 @@ def responses_query(filters: ExportFilters) -> Query:
     sql = (
         f"SELECT {_select(columns)} FROM {_t(Response)} r "
         f"JOIN {_t(Assessment)} a ON a.id = r.assessment_id {_joins()} "
-        "WHERE a.status = 'completed'"
+        f"WHERE {RECEIVED_SQL}"
     )
     sql += _where(filters, params) + _completed_before(filters, params)
     return Query(sql, tuple(params), tuple((name, kind) for _, name, kind in columns))
@@ -205,7 +233,7 @@ def missed_query(filters: ExportFilters) -> Query:
     params: list[Any] = []
     columns: list[tuple[str, str, Kind]] = [
         ("a.id", "assessment_id", "int"),
-        *_ASSESSMENT_COLUMNS,
+        *_assessment_columns(),
         ("a.window_end", "window_end", "date"),
         ("a.missed_reason", "missed_reason", "str"),
     ]
@@ -226,7 +254,7 @@ def forms_query(filters: ExportFilters) -> Query:
     params: list[Any] = []
     columns: list[tuple[str, str, Kind]] = [
         ("a.id", "assessment_id", "int"),
-        *_ASSESSMENT_COLUMNS,
+        *_assessment_columns(),
         ("a.status", "status", "str"),
         ("a.window_start", "window_start", "date"),
         ("a.window_end", "window_end", "date"),
@@ -236,7 +264,7 @@ def forms_query(filters: ExportFilters) -> Query:
     ]
     sql = (
         f"SELECT {_select(columns)} FROM {_t(Assessment)} a {_joins()} "
-        "WHERE (a.status IN ('completed', 'missed') "
+        "WHERE (a.status IN ('completed', 'partial', 'missed') "
         f"OR EXISTS (SELECT 1 FROM {_t(Response)} r WHERE r.assessment_id = a.id))"
     )
     sql += _where(filters, params)

@@ -226,13 +226,30 @@ _INSTVER = Var(
     "Instruments and versions pinned on the assessment when it was created.",
 )
 _LANG = Var("LANG", "Language of the form", "char", "en; es", "Language the form was shown in.")
+_FORMSTAT = Var(
+    "FORMSTAT",
+    "Status of the form",
+    "char",
+    "completed; partial",
+    "completed: submitted (by her on the tablet, or as answered by staff on her behalf while "
+    "the window was open); partial: started, but the window closed (or she went off study) "
+    "before it was submitted; the answers she gave are kept, scored where the FACIT rules "
+    "allow, counted as received and analysed.",
+)
+_FORMANS = Var(
+    "FORMANS",
+    "Items of the form answered",
+    "num",
+    "0 to FORMITMS",
+    "Items of the form with an answer (declined counts as not answered): the form's completeness.",
+)
 
 ITEMS_SPEC = DatasetSpec(
     name="ITEMS",
     label="Item-level responses (long)",
     description=(
-        "One row per participant x visit x item for every completed assessment: every item of "
-        "the pinned form, answered or not."
+        "One row per participant x visit x item for every received assessment (completed or "
+        "partial, FORMSTAT): every item of the pinned form, answered or not."
     ),
     variables=(
         _STUDYID,
@@ -244,6 +261,8 @@ ITEMS_SPEC = DatasetSpec(
         _VISIT,
         _INSTVER,
         _LANG,
+        _FORMSTAT,
+        _FORMANS,
         Var(
             "INSTR",
             "Instrument of the item",
@@ -311,8 +330,9 @@ SCORED_SPEC = DatasetSpec(
     name="SCORED",
     label="FACT-B scores (wide)",
     description=(
-        "One row per participant x visit with a completed assessment: every score, items "
-        "answered, validity, scoring version, arm, visit and study days. Readable directly by "
+        "One row per participant x visit with a received assessment (completed or partial, "
+        "FORMSTAT): every score, items answered, validity, scoring version, arm, visit and "
+        "study days. Readable directly by "
         "`python -m scoring compare FILE --id SUBJID --arm ARMCD --visit VISITCD`."
     ),
     variables=(
@@ -337,14 +357,17 @@ SCORED_SPEC = DatasetSpec(
             "Study day the form was completed",
             "num",
             "integer, no 0",
-            STUDY_DAY + " " + NOT_DATES,
+            "Day of submission; of a partial form, the day of its last answer. "
+            + STUDY_DAY
+            + " "
+            + NOT_DATES,
         ),
         Var(
             "DURMIN",
             "Minutes from first answer to submission",
             "num",
             ">= 0",
-            "(completed - started) in minutes, one decimal.",
+            "(completed - started) in minutes, one decimal; a partial form: to its last answer.",
         ),
         _LANG,
         Var("MODE", "Mode of administration", "char", "tablet", "How the form was given."),
@@ -356,6 +379,23 @@ SCORED_SPEC = DatasetSpec(
             "Recorded at submission.",
         ),
         _INSTVER,
+        _FORMSTAT,
+        Var(
+            "SUBMBY",
+            "Who submitted the form",
+            "char",
+            "patient; staff; blank",
+            "patient: she submitted it on the tablet; staff: a coordinator submitted it as "
+            "answered on her behalf (reason in the audit trail); blank: partial, not submitted.",
+        ),
+        _FORMANS,
+        Var(
+            "FORMITMS",
+            "Items on the form",
+            "num",
+            "46 for E2108 (FACT-B + LR1-LR9)",
+            "Items of the pinned form; FORMANS / FORMITMS is the form's completeness.",
+        ),
         Var(
             "SCORVER",
             "Scoring version",

@@ -19,7 +19,7 @@ from surveys import instrumentation
 from surveys.models import SCORE_CODES, Participant
 from surveys.statistician.exports.cdisc import terms
 from surveys.statistician.exports.cdisc.sdtm import OFF_STUDY_DECOD, SUBSCALE_NAMES, qs
-from surveys.statistician.exports.cdisc.source import COMPLETED, Source, load
+from surveys.statistician.exports.cdisc.source import COMPLETED, INCOMPLETE, Source, load
 from surveys.statistician.exports.cdisc.spec import ADQS_SPEC, ADSL_SPEC
 from surveys.statistician.exports.datasets import (
     ARM_INSTRUMENT,
@@ -40,8 +40,14 @@ def arm_numbers(armcd: pd.Series) -> pd.Series:
 
 
 def _completed_forms(source: Source) -> pd.DataFrame:
-    """Completed forms with their stored scores (one row each)."""
-    forms = source.forms.loc[source.forms["fstat"] == COMPLETED].reset_index(drop=True)
+    """Received forms with their stored scores (one row each).
+
+    Received = submitted (COMPLETED) or started and closed unsubmitted (INCOMPLETE,
+    status ``partial``): both are scored where the FACIT rules allow and analysed
+    (docs/trial-data.md, "Missing data and partial forms").
+    """
+    received = source.forms["fstat"].isin([COMPLETED, INCOMPLETE])
+    forms = source.forms.loc[received.to_numpy()].reset_index(drop=True)
     scores = fetch_frame(
         scored_query(dataclasses.replace(source.filters, cutoff=None), visits=False)
     )

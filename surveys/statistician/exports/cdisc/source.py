@@ -110,19 +110,25 @@ def load(filters: ExportFilters) -> Source:
     status = forms["status"].to_numpy(dtype=object)
     completed = status == Assessment.Status.COMPLETED
     missed_closed = status == Assessment.Status.MISSED
+    partial_closed = status == Assessment.Status.PARTIAL
     if filters.cutoff is not None:
         end = _end_of(filters.cutoff)
         answers = answers.loc[(answers["saved_local"] < end).to_numpy()].reset_index(drop=True)
         # As of the cut-off: a form submitted later was still in progress, a missed form
         # whose window closed later was still open.
         completed &= (forms["completed_local"] < end).to_numpy()
-        missed_closed &= (forms["window_end"] <= pd.Timestamp(filters.cutoff)).to_numpy()
+        closed_by_cutoff = (forms["window_end"] <= pd.Timestamp(filters.cutoff)).to_numpy()
+        missed_closed &= closed_by_cutoff
+        partial_closed &= closed_by_cutoff
     last_saved = answers.groupby("assessment_id")["saved_local"].max()
     forms["last_local"] = forms["assessment_id"].map(last_saved).astype("datetime64[us]")
     has_answers = forms["last_local"].notna().to_numpy()
-    final = np.isin(status, [Assessment.Status.MISSED, Assessment.Status.NOT_EXPECTED])
+    final = np.isin(
+        status,
+        [Assessment.Status.MISSED, Assessment.Status.PARTIAL, Assessment.Status.NOT_EXPECTED],
+    )
     if filters.cutoff is not None:
-        final &= missed_closed | (status == Assessment.Status.NOT_EXPECTED)
+        final &= missed_closed | partial_closed | (status == Assessment.Status.NOT_EXPECTED)
     fstat = np.full(len(forms), "", dtype=object)
     fstat[has_answers] = IN_PROGRESS
     fstat[has_answers & final] = INCOMPLETE

@@ -184,7 +184,7 @@ QSFSTAT = Codelist(
     "QSFSTAT",
     "Form completion status",
     _terms(
-        ("COMPLETED", "Submitted by the participant", ""),
+        ("COMPLETED", "Submitted (by the participant, or by staff as answered)", ""),
         ("INCOMPLETE", "Started, not submitted before the window closed", ""),
         ("IN PROGRESS", "Started, window still open at the data cut-off", ""),
     ),
