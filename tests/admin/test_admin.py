@@ -154,6 +154,15 @@ def trial_form(trial, **changes) -> dict:
         "study_id_pattern": trial.study_id_pattern,
         "instrument_codes": '["FACT-B", "E2108-LR"]',
         "instrument_version": trial.instrument_version,
+        "sponsor": trial.sponsor,
+        "registry_id": trial.registry_id,
+        "participants_sex": trial.participants_sex,
+        "study_day_reference": trial.study_day_reference,
+        # the ODM OID inline (empty)
+        "odm_oids-TOTAL_FORMS": 0,
+        "odm_oids-INITIAL_FORMS": 0,
+        "odm_oids-MIN_NUM_FORMS": 0,
+        "odm_oids-MAX_NUM_FORMS": 1000,
         **changes,
     }
     for prefix, model in (("arms", "arm"), ("visits", "visit")):
