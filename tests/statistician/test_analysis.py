@@ -16,7 +16,7 @@ from surveys.jobs.claims import Outcome
 from surveys.models import AnalysisRun, AuditEvent, JobStatus
 from surveys.statistician.analysis import runs
 from surveys.statistician.analysis.compute import records
-from surveys.statistician.analysis.snapshot import digest, from_bytes
+from surveys.statistician.analysis.snapshot import digest, from_bytes, received_scores
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +46,24 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     run = run_now(stat_user)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.attempts == 1 and run.started_at and run.finished_at
-    frame = snapshot_of(run)
-    assert list(frame.columns[:5]) == ["participant_id", "arm", "visit", "visit_number", "site"]
-    assert len(frame) == 30 and frame["participant_id"].nunique() == 16
+    snapshot = snapshot_of(run)
+    assert list(snapshot.columns[:6]) == [
+        "participant_id",
+        "arm",
+        "visit",
+        "visit_number",
+        "site",
+        "state",
+    ]
+    # Every assessment of the 16 participants, in its state; the 30 forms received have scores.
+    assert len(snapshot) == 64 and snapshot["participant_id"].nunique() == 16
+    assert snapshot["state"].value_counts().to_dict() == {
+        "received": 30,
+        "missed": 18,
+        "window_open": 16,
+    }
+    frame = received_scores(snapshot)
+    assert len(frame) == 30 and frame["TOI"].notna().all()
     expected = compare(frame, measures=PAPER)
     assert run.results["compare"] == records(expected)
     assert run.results["summary"] == records(summary_by_visit(frame, measures=PAPER))
@@ -57,7 +72,8 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     toi = records(mixed_model(frame, measure="TOI"))
     assert [r for r in run.results["mixed"] if r["measure"] == "TOI"] == toi
     assert run.results["snapshot"] == {
-        "rows": 30,
+        "rows": 64,
+        "forms": 30,
         "participants": 16,
         "sha256": run.snapshot_hash,
         "source_run": None,
@@ -70,6 +86,15 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     )
     assert (m6["n_a"], m6["n_b"]) == (7, 7) and m6["p_value"] is not None
     assert {r["group"] for r in run.results["compliance"]["by_arm"]} == {"A", "B"}
+    assert {r["kind"] for r in run.results["mmrm"]} >= {"lsmean", "difference", "coefficient"}
+    assert {r["definition"] for r in run.results["ttd"]} == {
+        "TOI-5",
+        "TOI-5-confirmed",
+        "TOI-5-or-death",
+        "FACTB-7",
+        "FACTG-5",
+        "BCS-2",
+    }
     assert AuditEvent.objects.filter(action="analysis", details__analysis_run=run.pk).count() == 1
 
 
@@ -177,7 +202,8 @@ def test_an_executor_that_lost_its_claim_cannot_store_results(study, stat_user, 
 
 
 def test_a_failed_run_records_the_error(study, stat_user):
-    run = run_now(stat_user, sites=["A01"], measures=["TOI"], baseline="no-such-visit")
+    # m30 is a visit of the trial (so the run starts), but nobody has reached it yet.
+    run = run_now(stat_user, sites=["A01"], measures=["TOI"], baseline="m30")
     assert run.status == JobStatus.FAILED
     assert "no baseline rows" in run.error
     assert run.finished_at is not None and not run.results
@@ -196,7 +222,14 @@ def test_a_tampered_snapshot_fails_the_rerun(study, stat_user):
 def test_parameters_are_validated_before_a_run_is_queued(stat_user, db):
     from django.core.exceptions import ValidationError
 
-    for bad in ({"measures": ["TOI", "NOPE"]}, {"cutoff": "soon"}, {"colour": "red"}):
+    for bad in (
+        {"measures": ["TOI", "NOPE"]},
+        {"cutoff": "soon"},
+        {"colour": "red"},
+        {"baseline": "no-such-visit"},
+        {"deterioration": ["TOI-five"]},
+        {"mmrm": "yes"},
+    ):
         with pytest.raises(ValidationError):
             runs.run_start(user=stat_user, parameters=bad)
     with pytest.raises(ValidationError):
