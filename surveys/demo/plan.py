@@ -47,7 +47,7 @@ import calendar
 import datetime as dt
 import math
 import random
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -114,15 +114,15 @@ RECENT: tuple[tuple[int, str], ...] = (
     (205, "b6"),
     (196, "b"),
     (188, "b"),
-    (150, "b"),
+    (148, "b"),
     (121, "b"),
     (93, ""),
     (61, "b"),
     (33, "b"),
     (12, "B"),
     (9, "b"),
-    (6, ""),
-    (4, ""),
+    (5, ""),
+    (2, "b"),
 )
 #: Days between the paper cohort's data cut-off and the first recent randomization.
 RECENT_GAP = 25
@@ -556,7 +556,8 @@ def _recent(rng: random.Random, *, start_number: int, as_of_day: int) -> list[Pl
         )
         forms = []
         if "b" in done or "B" in done:
-            day = min(days_ago - 2, _form_day(rng, VISITS[0]))
+            # the newest one answered yesterday: the demo's last data, just before the as-of date
+            day = days_ago - 1 if days_ago <= 2 else min(days_ago - 1, _form_day(rng, VISITS[0]))
             toi = round(_toi_from_z(woman.level, *TOI_MARGINS[woman.arm]["baseline"]))
             forms.append(_form(rng, woman, "baseline", day, toi, submitted="b" in done))
         if "6" in done:
@@ -578,9 +579,3 @@ def _last_day(p: PlannedParticipant) -> int:
     if p.off_day is not None:
         days.append(p.randomized + p.off_day + p.off_recorded_after)
     return max(days)
-
-
-def events_of(plan: DemoPlan) -> Iterator[tuple[int, PlannedParticipant]]:
-    """(trial day of randomization, participant) in randomization order."""
-    for p in sorted(plan.participants, key=lambda p: (p.randomized, p.number)):
-        yield p.randomized, p

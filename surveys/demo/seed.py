@@ -3,7 +3,7 @@
 The plan is in trial time; one offset turns trial days into calendar dates
 so that the as-of date is the plan's as-of day (:class:`Timeline`). Events
 are then played in calendar order with the clock set to when each happened:
-randomizations, forms answered on the tablet, the weekly sweep (windows
+randomizations, forms answered on the tablet, the periodic sweep (windows
 opening, missed forms), coordinators recording why a form was missed and
 taking a participant off study. Statuses, scores and the audit trail are
 therefore the ones the product itself produces. The same seed gives the
@@ -69,8 +69,10 @@ DEMO_SITES = (
     ("WCC", "West Coast Cancer Center", "America/Los_Angeles"),
     ("PRC", "Centro Oncológico del Caribe", "America/Puerto_Rico"),
 )
-#: Sweeps run once a week at this UTC hour while the trial is played (the product's is hourly).
+#: While the trial is played the sweep runs every SWEEP_DAYS at this UTC hour (the product's
+#: is hourly; each event also brings its own assessment up to date first).
 SWEEP_HOUR_UTC = 5
+SWEEP_DAYS = 14
 RANDOMIZED_AT = dt.time(11, 0)
 
 
@@ -153,7 +155,7 @@ class _Player:
         sweep = dt.datetime.combine(first, dt.time(SWEEP_HOUR_UTC), tzinfo=dt.UTC)
         while sweep < timeline.now:
             self.at(sweep, self._sweep)
-            sweep += dt.timedelta(days=7)
+            sweep += dt.timedelta(days=SWEEP_DAYS)
         while self.queue:
             when, _, action = heapq.heappop(self.queue)
             action(when)
@@ -232,8 +234,10 @@ class _Player:
             )
 
     def _record_reason(self, p: PlannedParticipant, miss: PlannedMiss, now: dt.datetime) -> None:
+        assessment = self._assessment(p, miss.visit)
+        assessment_refresh(assessment=assessment, now=now, actor="system:sweep")
         assessment_record_missed_reason(
-            assessment=self._assessment(p, miss.visit),
+            assessment=assessment,
             reason=miss.reason,
             text=miss.text,
             actor=self.coordinators[p.site],

@@ -299,7 +299,10 @@ def paper_rows(results: Mapping[str, Any]) -> list[PaperRow]:
     ours = _score_rows(results, measure)
     randomized = _randomized(results)
     out = []
-    for code, paper in (reference.get("visits") or {}).items():
+    given = reference.get("visits") or {}
+    order = [v["code"] for v in results.get("visits", []) if v["code"] in given]
+    for code in order + [c for c in given if c not in order]:
+        paper = given[code]
         row = ours.get(code)
         scored = None if row is None or not randomized else (row["n_a"] + row["n_b"]) / randomized
         checks: list[bool | None] = []
@@ -380,15 +383,19 @@ def paper_survival(results: Mapping[str, Any]) -> dict[str, str] | None:
 def completion_rows(results: Mapping[str, Any], by: str = "arm") -> list[dict[str, Any]]:
     """Completion per visit × arm (or site): numerators, both denominators, reasons."""
     rows = (results.get("compliance") or {}).get(f"by_{by}", [])
+    labels = results.get("missed_reasons") or {}
     out = []
     for r in rows:
         if "fixed_rate" not in r:  # a run from before completion had both denominators
             continue
-        reasons = {
-            k.removeprefix("missed_").replace("_", " "): v
-            for k, v in r.items()
-            if k.startswith("missed_") and k != "missed_total" and v
+        missed = {
+            key.removeprefix("missed_"): n
+            for key, n in r.items()
+            if key.startswith("missed_") and key != "missed_total" and n
         }
+        counts = [(labels.get(code, code.replace("_", " ")), n) for code, n in missed.items()]
+        counts.sort(key=lambda item: (-item[1], item[0]))
+        reasons = dict(counts)
         out.append(
             {
                 "visit": r.get("visit_label", r["visit"]),

@@ -44,7 +44,7 @@ from scoring.mmrm import MMRM_COLUMNS
 from surveys.jobs.claims import Outcome
 from surveys.jobs.dispatch import enqueue
 from surveys.jobs.runner import Done, execute
-from surveys.models import AnalysisPreset, AnalysisRun, Arm, JobStatus, Trial, Visit
+from surveys.models import AnalysisPreset, AnalysisRun, Arm, Assessment, JobStatus, Trial, Visit
 from surveys.statistician.analysis import snapshot as snap
 from surveys.statistician.analysis.compute import (
     COMPLETION_COLUMNS_RUN,
@@ -266,6 +266,10 @@ def _compute(run: AnalysisRun, now: dt.datetime) -> dict[str, Any]:
         "mid": records(analysis.mid),
         "mixed": records(analysis.mixed),
         "survival": records(analysis.survival),
+        "missed_reasons": {
+            **dict(Assessment.MissedReason.choices),
+            snap.UNRECORDED: "reason not recorded",
+        },
         "notes": analysis.notes,
         "warnings": analysis.warnings,
         "timings": {k: round(v, 4) for k, v in timings.items()},
