@@ -291,7 +291,7 @@ def _sensitivity(
 # --------------------------------------------------------------------------- deterioration
 
 
-def _participants(snapshot: pd.DataFrame) -> pd.DataFrame | None:
+def participants_table(snapshot: pd.DataFrame) -> pd.DataFrame | None:
     if "death_day" not in snapshot.columns:
         return None
     return snapshot.groupby(ID, sort=False)[["death_day", "off_study_day"]].first().reset_index()
@@ -304,7 +304,7 @@ def _deterioration(
     warnings: list[str],
     common: dict[str, Any],
 ) -> pd.DataFrame | None:
-    participants = _participants(snapshot)
+    participants = participants_table(snapshot)
     day_col = "day" if "day" in scores.columns else None
     results = []
     for d in definitions:
