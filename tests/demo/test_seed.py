@@ -17,7 +17,10 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.db.models import Count, Max
+from django.test import Client
+from django.urls import reverse
 
+from surveys.demo.seed import DEMO_SITES
 from surveys.jobs.claims import Outcome
 from surveys.models import (
     AnalysisPreset,
@@ -27,6 +30,7 @@ from surveys.models import (
     Participant,
     Response,
     Score,
+    Site,
 )
 from surveys.statistician.analysis.presets import E2108_PAPER
 from surveys.statistician.analysis.runs import execute_run, run_start
@@ -124,7 +128,13 @@ def test_the_demo_is_the_same_trial_at_any_date_and_reproduces_the_paper():
                 }
             )
             assert f"as of {as_of.isoformat()}: 268 participants" in printed
-            assert "The demo trial exists already" in seed(as_of)  # once only
+            again = seed(as_of)
+            assert "The demo trial exists already" in again and "earlier version" not in again
+            worklist = Client()
+            worklist.force_login(get_user_model().objects.get(username="coord_west"))
+            listed = reverse("coordinator:worklist") + "?view=all&status=open&sort=-study_id"
+            page = worklist.get(listed).content.decode()
+            assert "E2108-0267" in page  # a recent participant's open baseline (site WCC)
             transaction.set_rollback(True)
     first = seen[0]
     for other in seen[1:]:
@@ -151,6 +161,16 @@ def test_seed_demo_refuses_a_date_that_is_not_one():
     with pytest.raises(CommandError, match="is not a date"):
         call_command("seed_demo", "--as-of", "29/11/2026", stdout=io.StringIO())
     assert not Participant.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_older_demo_database_is_kept_and_the_way_to_a_new_one_is_said(trial):
+    for code, name, tz in DEMO_SITES:  # what the earlier demo had: the trial and its sites
+        Site.objects.create(code=code, name=name, timezone=tz)
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)  # the trial exists, without the paper's preset
+    assert "seeded by an earlier version" in out.getvalue() and "make clean" in out.getvalue()
+    assert not AnalysisRun.objects.exists()
 
 
 @pytest.mark.celery_worker

@@ -11,7 +11,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from surveys.demo.seed import DEMO_LOGINS, create_users, seed_demo
-from surveys.models import Trial
+from surveys.models import AnalysisPreset, Trial
+from surveys.statistician.analysis.presets import E2108_PAPER
 from surveys.statistician.analysis.runs import run_start
 
 
@@ -47,6 +48,11 @@ class Command(BaseCommand):
         if Trial.objects.filter(protocol_id="E2108").exists():
             create_users()  # make sure the printed logins work
             self.stdout.write("The demo trial exists already; logins refreshed.")
+            if not AnalysisPreset.objects.filter(name=E2108_PAPER).exists():
+                self.stdout.write(
+                    "It was seeded by an earlier version (no 'E2108 paper (JCO 2022)' preset): "
+                    "`make clean` (which removes var/) and `make demo` seed the current one."
+                )
         else:
             as_of = options["as_of"] or timezone.localdate()
             started = time.perf_counter()
