@@ -30,7 +30,7 @@ from scoring.compare import CompareInputError, compare
 from scoring.completion import VisitCounts, completion_table
 from scoring.deterioration import DAYS_PER_MONTH, Deterioration, time_to_deterioration, ttd_table
 from scoring.extras import ETON_MIDS, MAR_NOTE, mid_responders, mixed_model, summary_by_visit
-from scoring.mmrm import MMRMResult, mmrm
+from scoring.mmrm import MMRM_NOTE, MMRMResult, mmrm
 from scoring.reml import ModelError
 from scoring.sensitivity import (
     SENSITIVITY_COLUMNS,
@@ -48,10 +48,6 @@ MODEL_ERRORS: tuple[type[Exception], ...] = (
     ValueError,
     np.linalg.LinAlgError,
 )
-#: The states a form is counted in at a visit (the snapshot's ``state``), in display order.
-LEFT_STATES = ("died", "off_study")
-#: Missed forms with no recorded reason.
-UNRECORDED = "unrecorded"
 MISSING_DATA_DEFINITION = (
     "A form is missing when it was expected and not received: the participant was alive and "
     "on study when the visit window closed (by the data cut-off) and no form was completed in "
@@ -121,8 +117,9 @@ class _Clock:
             )
 
 
-def _received(snapshot: pd.DataFrame) -> pd.DataFrame:
-    if "state" not in snapshot.columns:  # format 1: received forms only
+def received_scores(snapshot: pd.DataFrame) -> pd.DataFrame:
+    """The snapshot's rows with a form received: the score table the statistics take."""
+    if "state" not in snapshot.columns:  # format 1 held only received forms
         return snapshot
     return snapshot.loc[snapshot["state"] == "received"].reset_index(drop=True)
 
@@ -151,7 +148,7 @@ def analyse(
     clock = _Clock()
     warnings: list[str] = []
     notes: list[str] = []
-    scores = _received(snapshot)
+    scores = received_scores(snapshot)
     present = tuple(m for m in measures if m in scores.columns)
     absent = [m for m in measures if m not in scores.columns]
     if absent:
@@ -196,7 +193,7 @@ def analyse(
             warnings.append(f"MMRM for {measure}: {fit.message}")
     if fits:
         result.mmrm = pd.concat([f.table() for f in fits.values()], ignore_index=True)
-        notes.append(next(iter(fits.values())).note.split(" Visits left out")[0])
+        notes.append(MMRM_NOTE)
 
     if sensitivity_measure and sensitivity_measure in scores.columns:
         clock.run(

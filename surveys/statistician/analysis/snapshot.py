@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from scoring.instruments import LR_ITEM_CODES
 from surveys.models import SCORE_CODES, Assessment, Participant
 from surveys.schedule import local_midnight
+from surveys.statistician.analysis.compute import received_scores as received_scores
 from surveys.statistician.exports.datasets import scored_wide
 from surveys.statistician.exports.filters import ExportFilters
 
@@ -179,13 +180,6 @@ def freeze(filters: ExportFilters, *, now: dt.datetime) -> pd.DataFrame:
     return frame.sort_values(["visit_number", "participant_id"], kind="stable").reset_index(
         drop=True
     )
-
-
-def received_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a form received: the score table the statistics take."""
-    if "state" not in frame.columns:  # a snapshot of format 1 holds only received forms
-        return frame
-    return frame.loc[frame["state"] == "received"].reset_index(drop=True)
 
 
 def to_bytes(frame: pd.DataFrame) -> bytes:
