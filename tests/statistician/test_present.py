@@ -157,3 +157,26 @@ def test_a_demo_like_page_has_no_minus_zero_anywhere():
     rows = [item_row(visit=v, median_diff=-0.0, prop_high_diff=-1e-9) for v in ("m6", "m18")]
     html = str(present.comparison_tables({"compare": rows}))
     assert not re.search(r"-0\.0(?!\d)", html)
+
+
+def test_the_sensitivity_rows_say_who_was_not_imputed():
+    common = {"measure": "TOI", "visit": "m18", "estimate": 5.0, "se": 2.0, "df": 70.0,
+              "p_value": 0.02, "ci_low": 1.0, "ci_high": 9.0, "n": 192,
+              "n_not_expected": 41}  # fmt: skip
+    rows = [
+        {**common, "analysis": "MMRM", "assumption": "MAR", "tipping_delta": None, "note": "m"},
+        {
+            **common,
+            "analysis": "delta-adjusted MI, tipping point",
+            "assumption": "MNAR",
+            "tipping_delta": -2.271,
+            "note": "lost at 2.27",
+        },
+    ]
+    mmrm_row, tipping = present.sensitivity_rows({"sensitivity": rows})
+    assert mmrm_row["note"] == "m" and mmrm_row["tipping"] == "—"
+    assert tipping["tipping"] == "2.27"
+    assert tipping["note"] == (
+        "lost at 2.27; 41 not imputed (died or left the study before the window closed)"
+    )
+    assert tipping["estimate"] == "5.0 (1.0 to 9.0)"

@@ -463,10 +463,18 @@ def sensitivity_rows(results: Mapping[str, Any]) -> list[dict[str, str]]:
             "p": pval(r["p_value"]),
             "n": str(r["n"]),
             "tipping": DASH if _missing(r["tipping_delta"]) else num(abs(r["tipping_delta"]), 2),
-            "note": r["note"] or "",
+            "note": _sensitivity_note(r),
         }
         for r in results.get("sensitivity", [])
     ]
+
+
+def _sensitivity_note(row: Mapping[str, Any]) -> str:
+    note = str(row.get("note") or "")
+    left = row.get("n_not_expected") or 0
+    if row["analysis"] != "MMRM" and left:
+        note += f"; {left} not imputed (died or left the study before the window closed)"
+    return note
 
 
 def _months(days: Any) -> Any:
