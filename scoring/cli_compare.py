@@ -10,7 +10,14 @@ writes by default, next to RESULTS:
   FACT-B, FACT-G and BCS when the visit labels give times (``month6``,
   ``week12``), in months, death not known so censored at the last assessment
   (``--no-ttd`` to skip, ``--ttd-output``, ``--ttd-confirmed``,
-  ``--ttd-mid upper``).
+  ``--ttd-mid upper``);
+* ``RESULTS.sensitivity.csv``: the missing-data sensitivity analyses of one
+  measure (TOI by default) at every follow-up visit: the MMRM under MAR and
+  delta-adjusted multiple imputation with its tipping point
+  (``--no-sensitivity`` to skip, ``--sensitivity-output``,
+  ``--sensitivity-measure``, ``--sensitivity-visits``). Deaths are not in a
+  score table, so every participant with a baseline is imputed (the note
+  says so; the app leaves out those who had died or left the study).
 
 A model that cannot be fitted for one measure is reported on stderr and
 left out; the exit status stays 0. Every file is written to a temporary
@@ -114,6 +121,33 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         default="lower",
         help="which end of Eton et al.'s MID range is the threshold (default: lower)",
     )
+    models.add_argument(
+        "--sensitivity",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="missing-data sensitivity analyses (MMRM under MAR, delta-adjusted multiple "
+        "imputation and its tipping point) of one measure at each follow-up visit "
+        "(default: on)",
+    )
+    models.add_argument(
+        "--sensitivity-output",
+        metavar="PATH",
+        default=None,
+        help="where to write the sensitivity table (default: RESULTS with .sensitivity "
+        "before the extension)",
+    )
+    models.add_argument(
+        "--sensitivity-measure",
+        default="TOI",
+        metavar="MEASURE",
+        help="the measure of the sensitivity analyses (default: TOI)",
+    )
+    models.add_argument(
+        "--sensitivity-visits",
+        default=None,
+        metavar="LIST",
+        help="comma-separated follow-up visits (default: every follow-up visit)",
+    )
     parser.set_defaults(run=run)
     return parser
 
@@ -207,6 +241,52 @@ def _ttd_table(scores: Any, measures: list[str], args: argparse.Namespace) -> An
     return ttd_table(results) if results else None
 
 
+#: Said in the sensitivity table's note: a score table knows nothing of deaths.
+SENSITIVITY_NOTE = (
+    "no death or off-study information: every participant with a baseline score is "
+    "imputed at each visit"
+)
+
+
+def _sensitivity_table(scores: Any, args: argparse.Namespace) -> Any:
+    import pandas as pd
+
+    from scoring.compare import CompareInputError
+    from scoring.mmrm import mmrm
+    from scoring.reml import ModelError
+    from scoring.sensitivity import Sensitivity, tipping_point
+
+    common = {
+        "id_col": args.id_col,
+        "arm_col": args.arm_col,
+        "visit_col": args.visit_col,
+        "baseline": args.baseline,
+    }
+    measure = args.sensitivity_measure
+    try:
+        fit = mmrm(scores, measure=measure, **common)
+    except (CompareInputError, ModelError) as exc:
+        _note(f"sensitivity analyses for {measure} not run: {exc}")
+        return None
+    visits = list(fit.visits)
+    if args.sensitivity_visits:
+        visits = [v.strip() for v in args.sensitivity_visits.split(",") if v.strip()]
+    tables = []
+    for visit in visits:
+        if visit not in fit.visits:
+            _note(f"sensitivity analyses for {measure} at {visit!r}: no MMRM estimate there")
+            continue
+        try:
+            tip = tipping_point(scores, measure=measure, visit=visit, **common)
+        except (CompareInputError, ModelError, ValueError) as exc:
+            _note(f"multiple imputation for {measure} at {visit!r} not run: {exc}")
+            continue
+        table = Sensitivity(mmrm=fit, tipping=tip).table()
+        table.loc[table["analysis"] != "MMRM", "note"] += f"; {SENSITIVITY_NOTE}"
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True) if tables else None
+
+
 def run(args: argparse.Namespace) -> int:
     # Imported here so that `python -m scoring score` never loads scipy.
     from scoring.compare import CompareInputError, compare
@@ -218,6 +298,10 @@ def run(args: argparse.Namespace) -> int:
         extra_outputs["mmrm"] = Path(args.mmrm_output or _sibling(output, "mmrm"))
     if args.ttd:
         extra_outputs["ttd"] = Path(args.ttd_output or _sibling(output, "ttd"))
+    if args.sensitivity:
+        extra_outputs["sensitivity"] = Path(
+            args.sensitivity_output or _sibling(output, "sensitivity")
+        )
     try:
         for path in (output, *extra_outputs.values()):
             table_format(path)
@@ -227,7 +311,9 @@ def run(args: argparse.Namespace) -> int:
         if not path.parent.is_dir():
             return _fail(f"output directory {str(path.parent)!r} does not exist")
     if len({p.resolve() for p in (output, *extra_outputs.values())}) != 1 + len(extra_outputs):
-        return _fail("RESULTS, --mmrm-output and --ttd-output must be different files")
+        return _fail(
+            "RESULTS, --mmrm-output, --ttd-output and --sensitivity-output must be different files"
+        )
     measures = None
     if args.measures is not None:
         measures = [m.strip() for m in args.measures.split(",") if m.strip()]
@@ -262,6 +348,16 @@ def run(args: argparse.Namespace) -> int:
         if ttd is not None:
             tables.append((ttd, extra_outputs["ttd"]))
             written.append(f"wrote {len(ttd)} time-to-deterioration rows to {extra_outputs['ttd']}")
+    if "sensitivity" in extra_outputs and args.sensitivity_measure in analysed:
+        sensitivity = _sensitivity_table(scores, args)
+        if sensitivity is not None:
+            tables.append((sensitivity, extra_outputs["sensitivity"]))
+            written.append(
+                f"wrote {len(sensitivity)} sensitivity-analysis rows "
+                f"({args.sensitivity_measure}) to {extra_outputs['sensitivity']}"
+            )
+    elif "sensitivity" in extra_outputs:
+        _note(f"sensitivity analyses skipped: {args.sensitivity_measure} is not analysed")
     try:
         _write_all(tables)
     except OSError as exc:

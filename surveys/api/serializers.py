@@ -9,6 +9,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from surveys.models import (
+    AnalysisPreset,
     AnalysisRun,
     Assessment,
     ExportJob,
@@ -19,6 +20,7 @@ from surveys.models import (
 )
 from surveys.statistician.analysis.parameters import KEYS as RUN_PARAMETER_KEYS
 from surveys.statistician.analysis.parameters import RunParameters
+from surveys.statistician.analysis.presets import check_reference
 from surveys.statistician.exports.filters import FILTER_KEYS, ExportFilters
 
 JOB_STATUS_HELP = "One of: " + ", ".join(JobStatus.values) + "."
@@ -246,14 +248,26 @@ class ExportJobSerializer(serializers.ModelSerializer):
         return out
 
 
+PARAMETERS_HELP = (
+    "Keys: "
+    + ", ".join(RUN_PARAMETER_KEYS)
+    + ". Defaults: the paper's measures (TOI, FACTB, FACTG, BCS, LR1-LR9), baseline "
+    "'baseline', MMRM on, sensitivity analyses of TOI at every follow-up visit, "
+    "deterioration TOI-5, TOI-5-confirmed, TOI-5-or-death, FACTB-7, FACTG-5, BCS-2 "
+    "(MEASURE-POINTS[-confirmed][-or-death]). Checked against the trial: 400 if the "
+    "baseline is not one of its visits or a measure is not collected."
+)
+
+
 class AnalysisRunSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True, help_text=JOB_STATUS_HELP)
-    parameters = serializers.JSONField(
+    parameters = serializers.JSONField(required=False, default=dict, help_text=PARAMETERS_HELP)
+    preset = serializers.PrimaryKeyRelatedField(
+        queryset=AnalysisPreset.objects.all(),
         required=False,
-        default=dict,
-        help_text="Keys: "
-        + ", ".join(RUN_PARAMETER_KEYS)
-        + ". Defaults: the paper's measures (TOI, FACTB, FACTG, BCS, LR1-LR9).",
+        allow_null=True,
+        help_text="A preset id: its parameters are the defaults that 'parameters' override, "
+        "and the run is shown beside the preset's reference figures.",
     )
     created_by = serializers.CharField(source="created_by.username", read_only=True)
     results = serializers.JSONField(read_only=True)
@@ -263,6 +277,7 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
         fields = [
             "id",
             "status",
+            "preset",
             "parameters",
             "created_by",
             "created_at",
@@ -290,9 +305,10 @@ class AnalysisRunSerializer(serializers.ModelSerializer):
         if not isinstance(value, dict):
             raise serializers.ValidationError("an object")
         try:
-            return RunParameters.from_dict(value).as_dict()
+            RunParameters.from_dict(value)
         except DjangoValidationError as exc:
             raise _django_errors(exc) from None
+        return value  # as given: a preset's parameters may fill in the rest
 
 
 class AnalysisRunListSerializer(AnalysisRunSerializer):
@@ -300,3 +316,50 @@ class AnalysisRunListSerializer(AnalysisRunSerializer):
 
     class Meta(AnalysisRunSerializer.Meta):
         fields = [f for f in AnalysisRunSerializer.Meta.fields if f != "results"]
+
+
+class AnalysisPresetSerializer(serializers.ModelSerializer):
+    trial = serializers.CharField(source="trial.protocol_id", read_only=True, allow_null=True)
+    parameters = serializers.JSONField(help_text=PARAMETERS_HELP)
+    reference = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text="Published figures shown beside a run of the preset: source, measure, "
+        "randomized, visits (by visit code: reported, significant, mean_a, sd_a, mean_b, sd_b, "
+        "p_value, scored_fraction, scored_text), items, survival, bounds, note.",
+    )
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = AnalysisPreset
+        fields = [
+            "id",
+            "name",
+            "description",
+            "trial",
+            "parameters",
+            "reference",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "trial", "created_by", "created_at", "updated_at"]
+
+    def validate_parameters(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("an object")
+        return value
+
+    def validate_reference(self, value: Any) -> dict[str, Any]:
+        try:
+            return check_reference(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from None
+
+
+class PresetRunSerializer(serializers.Serializer[Any]):
+    parameters = serializers.JSONField(
+        required=False, default=dict, help_text="Overrides of the preset's parameters."
+    )

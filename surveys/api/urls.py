@@ -12,4 +12,5 @@ router.register("responses", views.ResponseViewSet, basename="response")
 router.register("scores", views.ScoreViewSet, basename="score")
 router.register("exports", views.ExportJobViewSet, basename="export")
 router.register("analysis-runs", views.AnalysisRunViewSet, basename="analysisrun")
+router.register("analysis-presets", views.AnalysisPresetViewSet, basename="analysispreset")
 urlpatterns = router.urls

@@ -22,17 +22,20 @@ from surveys.accounts.roles import signed_in, visible_sites
 from surveys.api import filters as api_filters
 from surveys.api.permissions import StatisticianPermission, TrialDataPermission
 from surveys.api.serializers import (
+    AnalysisPresetSerializer,
     AnalysisRunListSerializer,
     AnalysisRunSerializer,
     AssessmentSerializer,
     ExportJobSerializer,
     MissedReasonSerializer,
     ParticipantSerializer,
+    PresetRunSerializer,
     RandomizeSerializer,
     ResponseSerializer,
     ScoreSerializer,
 )
 from surveys.models import (
+    AnalysisPreset,
     AnalysisRun,
     Assessment,
     ExportJob,
@@ -42,6 +45,7 @@ from surveys.models import (
     Score,
     Trial,
 )
+from surveys.statistician.analysis.presets import preset_save
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import (
     export_create,
@@ -249,6 +253,17 @@ class ExportJobViewSet(StatisticianJobViewSet):
         return stored_extra_file(job, name)
 
 
+def _start_run(
+    request: Request, *, parameters: dict[str, Any], preset: AnalysisPreset | None
+) -> AnalysisRun:
+    try:
+        return run_start(user=request.user, parameters=parameters, preset=preset)
+    except DjangoValidationError as exc:
+        raise ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+        ) from None
+
+
 @extend_schema_view(
     list=extend_schema(summary="Analysis runs (without their results)"),
     retrieve=extend_schema(summary="One analysis run with its results"),
@@ -268,12 +283,8 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     def create(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            run = run_start(user=request.user, parameters=serializer.validated_data["parameters"])
-        except DjangoValidationError as exc:
-            raise ValidationError(
-                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
-            ) from None
+        data = serializer.validated_data
+        run = _start_run(request, parameters=data["parameters"], preset=data.get("preset"))
         return ApiResponse(AnalysisRunSerializer(run).data, status=status.HTTP_201_CREATED)
 
     def _finished(self, pk: str | None) -> AnalysisRun:
@@ -304,3 +315,51 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     def plot_svg(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
         return stored_file_response(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Saved analysis presets"),
+    retrieve=extend_schema(summary="One preset (parameters and reference figures)"),
+    create=extend_schema(
+        summary="Save a preset",
+        description="Parameters are checked against the trial as a run's are; a preset of "
+        "the same name is replaced.",
+    ),
+)
+class AnalysisPresetViewSet(StatisticianJobViewSet):
+    queryset = AnalysisPreset.objects.select_related("trial", "created_by").order_by("name")
+    serializer_class = AnalysisPresetSerializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            preset = preset_save(
+                name=data["name"],
+                parameters=data["parameters"],
+                reference=data.get("reference"),
+                description=data.get("description", ""),
+                user=request.user,
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError(
+                exc.message_dict if hasattr(exc, "error_dict") else exc.messages
+            ) from None
+        return ApiResponse(self.get_serializer(preset).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Start an analysis run of the preset",
+        request=PresetRunSerializer,
+        responses={201: AnalysisRunSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def run(self, request: Request, pk: str | None = None) -> ApiResponse:
+        preset = self.get_object()
+        payload = PresetRunSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        overrides = payload.validated_data["parameters"]
+        if not isinstance(overrides, dict):
+            raise ValidationError({"parameters": "an object"})
+        run = _start_run(request, parameters=overrides, preset=preset)
+        return ApiResponse(AnalysisRunSerializer(run).data, status=status.HTTP_201_CREATED)

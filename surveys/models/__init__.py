@@ -11,6 +11,7 @@ from surveys.models.assessment import (
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import InstrumentText, KioskSession
+from surveys.models.presets import AnalysisPreset
 from surveys.models.trial import Arm, OdmOid, Participant, Site, Trial, Visit
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "SCORE_CODES",
     "SCORE_FIELDS",
     "Actor",
+    "AnalysisPreset",
     "AnalysisRun",
     "Arm",
     "Assessment",

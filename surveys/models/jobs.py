@@ -130,6 +130,13 @@ class AnalysisRun(Job):
     report_key = "analysis_runs"
 
     parameters = models.JSONField(default=dict)
+    preset = models.ForeignKey(
+        "surveys.AnalysisPreset",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="runs",
+    )
     snapshot_hash = models.CharField(max_length=64, blank=True)
     snapshot = models.FileField(upload_to="analysis/", blank=True)
     results = models.JSONField(default=dict, blank=True)

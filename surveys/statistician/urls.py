@@ -25,6 +25,7 @@ urlpatterns = [
         name="export_file",
     ),
     path("runs/new/", views.RunCreateView.as_view(), name="run_new"),
+    path("presets/<int:pk>/run/", views.PresetRunView.as_view(), name="preset_run"),
     path("runs/<int:pk>/", views.RunDetailView.as_view(), name="run"),
     path("runs/<int:pk>/rerun/", views.RunRerunView.as_view(), name="run_rerun"),
     path("runs/<int:pk>/files/<str:name>", views.RunFileView.as_view(), name="run_file"),

@@ -7,13 +7,15 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
 from surveys.accounts.roles import StatisticianRequiredMixin
-from surveys.models import AnalysisRun, ExportJob, JobStatus
+from surveys.models import AnalysisPreset, AnalysisRun, ExportJob, JobStatus
 from surveys.statistician.analysis import present
+from surveys.statistician.analysis.presets import preset_save
 from surveys.statistician.analysis.runs import TABLES, results_table, run_again, run_start
 from surveys.statistician.analysis.snapshot import from_bytes
 from surveys.statistician.exports.filters import ExportFilters
@@ -61,7 +63,8 @@ class HomeView(StatisticianView):
             "statistician/home.html",
             {
                 "exports": ExportJob.objects.select_related("created_by")[:RECENT],
-                "runs": AnalysisRun.objects.select_related("created_by")[:RECENT],
+                "runs": AnalysisRun.objects.select_related("created_by", "preset")[:RECENT],
+                "presets": AnalysisPreset.objects.select_related("trial"),
                 "specs": [kind.spec for kind in KINDS.values() if kind.spec is not None],
             },
         )
@@ -144,27 +147,56 @@ class ExportFileView(StatisticianView):
 
 class RunCreateView(StatisticianView):
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "statistician/run_form.html", {"form": RunForm()})
+        preset = None
+        if request.GET.get("preset", "").isdigit():
+            preset = AnalysisPreset.objects.filter(pk=int(request.GET["preset"])).first()
+        form = RunForm.from_preset(preset) if preset else RunForm(trial=request.GET.get("trial"))
+        return render(request, "statistician/run_form.html", {"form": form, "preset": preset})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = RunForm(request.POST)
         if form.is_valid():
             try:
-                run = run_start(user=request.user, parameters=form.parameters())
+                with transaction.atomic():
+                    run = run_start(user=request.user, parameters=form.parameters())
+                    if name := form.cleaned_data["save_as"].strip():
+                        preset_save(name=name, parameters=form.parameters(), user=request.user)
             except ValidationError as exc:
-                form.add_error(None, exc)
+                _form_errors(form, exc)
             else:
                 messages.info(request, f"Analysis run {run.pk} queued.")
                 return redirect("statistician:run", pk=run.pk)
         return render(request, "statistician/run_form.html", {"form": form}, status=400)
 
 
+def _form_errors(form: RunForm, exc: ValidationError) -> None:
+    """A service's errors on the form: on the field they name, else on the form."""
+    if not hasattr(exc, "error_dict"):
+        form.add_error(None, exc)
+        return
+    for key, errors in exc.message_dict.items():
+        form.add_error(key if key in form.fields else None, errors)
+
+
+class PresetRunView(StatisticianView):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        preset = get_object_or_404(AnalysisPreset, pk=pk)
+        try:
+            run = run_start(user=request.user, preset=preset)
+        except ValidationError as exc:
+            messages.error(request, f"Preset '{preset.name}' cannot run: {'; '.join(exc.messages)}")
+            return redirect("statistician:home")
+        messages.info(request, f"Analysis run {run.pk} of '{preset.name}' queued.")
+        return redirect("statistician:run", pk=run.pk)
+
+
 class RunDetailView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = get_object_or_404(AnalysisRun.objects.select_related("created_by"), pk=pk)
+        run = get_object_or_404(AnalysisRun.objects.select_related("created_by", "preset"), pk=pk)
         results = run.results or {}
         arm_a, arm_b = present.arm_headers(results)
         code_a, code_b = present.arm_codes(results)
+        tables = present.comparison_tables(results)
         return render(
             request,
             "statistician/run_detail.html",
@@ -176,16 +208,25 @@ class RunDetailView(StatisticianView):
                     for key, value in run.parameters.items()
                 ],
                 "results": results,
+                "sections": present.sections(results),
                 "arm_a": arm_a,
                 "arm_b": arm_b,
                 "code_a": code_a,
                 "code_b": code_b,
                 "headline": present.headline(results),
-                "tables": present.comparison_tables(results),
+                "paper": present.paper_rows(results),
+                "paper_items": present.paper_items(results),
+                "paper_survival": present.paper_survival(results),
+                "scale_tables": [t for t in tables if not t.item],
+                "item_tables": [t for t in tables if t.item],
+                "completion_arm": present.completion_rows(results, "arm"),
+                "completion_site": present.completion_rows(results, "site"),
+                "mmrm": present.mmrm_rows(results),
+                "sensitivity": present.sensitivity_rows(results),
+                "ttd": present.ttd_rows(results),
                 "mid": present.mid_rows(results),
                 "mixed": present.mixed_rows(results),
-                "compliance_arm": present.compliance_rows(results, "arm"),
-                "compliance_site": present.compliance_rows(results, "site"),
+                "survival": present.survival_rows(results),
                 "table_names": list(TABLES),
             },
         )

@@ -17,7 +17,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from surveys.models import AnalysisRun, ExportJob, Response, Score
+from surveys.models import AnalysisPreset, AnalysisRun, ExportJob, Response, Score
 from surveys.tablet.answers import assessment_submit, response_save
 from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
@@ -88,6 +88,7 @@ MATRIX: dict[str, Row] = {
     "statistician:run": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200, kwargs="run"),
     "statistician:run_rerun": Row.of(P, LOGIN, KIOSK, 403, 403, 302, 302, kwargs="run"),
     "statistician:run_file": Row.of(G, LOGIN, KIOSK, 403, 403, 404, 404, kwargs="run_file"),
+    "statistician:preset_run": Row.of(P, LOGIN, KIOSK, 403, 403, 302, 302, kwargs="preset"),
     "api:api-root": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
     "api:participant-list": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
     "api:participant-detail": Row.of(G, 403, KIOSK, 200, 404, 200, 200, kwargs="participant"),
@@ -108,6 +109,9 @@ MATRIX: dict[str, Row] = {
     "api:analysisrun-snapshot": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
     "api:analysisrun-plot-png": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
     "api:analysisrun-plot-svg": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
+    "api:analysispreset-list": Row.of(G, 403, KIOSK, 403, 403, 200, 200),
+    "api:analysispreset-detail": Row.of(G, 403, KIOSK, 403, 403, 200, 200, kwargs="preset"),
+    "api:analysispreset-run": Row.of(P, 403, KIOSK, 403, 403, 201, 201, kwargs="preset"),
     "schema": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
     "api-docs": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
     # The Django admin is trial admins only; its own views are Django's, checked at the index.
@@ -153,6 +157,7 @@ def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dic
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "x" * 20)
     export = ExportJob.objects.create(kind="scored", format="csv", created_by=stat_user)
     run = AnalysisRun.objects.create(created_by=stat_user, parameters={})
+    preset = AnalysisPreset.objects.create(name="everything", parameters={})
     objects = {
         "participant": {"pk": done.pk},
         "assessment": {"pk": completed.pk},
@@ -163,6 +168,7 @@ def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dic
         "export_file": {"pk": export.pk, "name": "manifest.csv"},
         "run": {"pk": run.pk},
         "run_file": {"pk": run.pk, "name": "plot.png"},
+        "preset": {"pk": preset.pk},
         "section": {"code": "PWB"},
     }
     users = {

@@ -180,7 +180,9 @@ MAY_IMPORT: dict[str, set[str]] = {
     | {"surveys.trial", "surveys.coordinator", "surveys.statistician"}
     | {"surveys.jobs"},
     "surveys.admin": BASE | {"surveys.trial"},
-    "surveys.demo": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
+    # The demo plays its trial through the services and saves the paper's analysis preset.
+    "surveys.demo": BASE
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"},
     "surveys.management": BASE
     | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician"},
     "surveys.migrations": BASE,

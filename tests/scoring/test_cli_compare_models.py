@@ -13,6 +13,7 @@ from scoring.cli import main
 from scoring.deterioration import TTD_COLUMNS, definition, time_to_deterioration
 from scoring.io import read_table
 from scoring.mmrm import MMRM_COLUMNS, mmrm
+from scoring.sensitivity import SENSITIVITY_COLUMNS, Sensitivity, tipping_point
 from tests.scoring.rreference import FIXTURES
 
 SCORES_CSV = FIXTURES / "compare_scores.csv"
@@ -52,6 +53,8 @@ def test_by_default_the_mmrm_and_ttd_tables_are_written_next_to_results(
         r"compare: wrote \d+ MMRM rows \(TOI, BCS\) to .*results\.mmrm\.csv", stdout[1]
     )
     assert stdout[2].endswith("time-to-deterioration rows to " + str(tmp_path / "results.ttd.csv"))
+    sensitivity_csv = tmp_path / "results.sensitivity.csv"
+    assert stdout[3] == f"compare: wrote 6 sensitivity-analysis rows (TOI) to {sensitivity_csv}"
     scores = read_table(SCORES_CSV)
     expected_mmrm = pd.concat(
         [mmrm(scores, measure=m).table() for m in ("TOI", "BCS")], ignore_index=True
@@ -69,11 +72,29 @@ def test_by_default_the_mmrm_and_ttd_tables_are_written_next_to_results(
     assert (written_ttd["unit"] == "months").all()
     results = read_back(out)
     assert results["p_holm"].notna().any()  # the Holm column rides along in RESULTS
+    fit = mmrm(scores, measure="TOI")
+    assert fit.visits == ("week12", "month6")
+    expected_sensitivity = pd.concat(
+        [
+            Sensitivity(mmrm=fit, tipping=tipping_point(scores, measure="TOI", visit=v)).table()
+            for v in fit.visits  # month12 is not: an arm has one score there
+        ],
+        ignore_index=True,
+    )
+    imputed = expected_sensitivity["analysis"] != "MMRM"
+    expected_sensitivity.loc[imputed, "note"] += (
+        "; no death or off-study information: every participant with a baseline score is "
+        "imputed at each visit"
+    )
+    written_sensitivity = read_back(tmp_path / "results.sensitivity.csv")
+    assert list(written_sensitivity.columns) == list(SENSITIVITY_COLUMNS)
+    assert_same(written_sensitivity, expected_sensitivity)
 
 
 def test_no_mmrm_no_ttd_writes_only_results(tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
-    assert main(["compare", str(SCORES_CSV), "-o", str(out), "--no-mmrm", "--no-ttd"]) == 0
+    argv = ["compare", str(SCORES_CSV), "-o", str(out), "--no-mmrm", "--no-ttd"]
+    assert main([*argv, "--no-sensitivity"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
 
 
@@ -83,7 +104,12 @@ def test_chosen_paths_formats_and_definitions(tmp_path: Path) -> None:
     argv += ["--mmrm-output", str(tmp_path / "m.csv"), "--ttd-output", str(tmp_path / "t.parquet")]
     argv += ["--ttd-confirmed", "--ttd-mid", "upper"]
     assert main(argv) == 0
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv", "results.parquet", "t.parquet"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "m.csv",
+        "results.parquet",
+        "results.sensitivity.parquet",
+        "t.parquet",
+    ]
     ttd = pd.read_parquet(tmp_path / "t.parquet")
     assert (ttd["definition"] == "TOI decline >= 6, confirmed, death censored").all()
 
@@ -104,6 +130,7 @@ def test_visits_without_times_skip_ttd_with_a_note(
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "results.csv",
         "results.mmrm.csv",
+        "results.sensitivity.csv",  # needs no times: visits in order are enough
         "scores.csv",
     ]
 
@@ -139,3 +166,28 @@ def test_clashing_or_unwritable_extra_outputs_exit_2_and_write_nothing(
     assert main(["compare", str(SCORES_CSV), "-o", str(out), "--mmrm-output", "m.txt"]) == 2
     assert "unsupported file type '.txt'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sensitivity_analyses_of_a_chosen_measure_and_visit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "results.csv"
+    argv = ["compare", str(SCORES_CSV), "-o", str(out), "--no-mmrm", "--no-ttd"]
+    argv += ["--sensitivity-measure", "BCS", "--sensitivity-visits", "month6,month99"]
+    argv += ["--sensitivity-output", str(tmp_path / "s.parquet")]
+    assert main(argv) == 0
+    assert "sensitivity analyses for BCS at 'month99': no MMRM estimate there" in (
+        capsys.readouterr().err
+    )
+    table = pd.read_parquet(tmp_path / "s.parquet")
+    assert table["visit"].tolist() == ["month6"] * 3 and set(table["measure"]) == {"BCS"}
+    assert table["analysis"].tolist() == [
+        "MMRM",
+        "multiple imputation, ANCOVA",
+        "delta-adjusted MI, tipping point",
+    ]
+    # A measure that is not analysed: nothing written, a note says why.
+    argv = ["compare", str(SCORES_CSV), "-o", str(out), "--no-mmrm", "--no-ttd"]
+    assert main([*argv, "--measures", "BCS"]) == 0
+    assert "sensitivity analyses skipped: TOI is not analysed" in capsys.readouterr().err
+    assert not (tmp_path / "results.sensitivity.csv").exists()

@@ -8,15 +8,21 @@ import pandas as pd
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from scoring.compare import compare
+from scoring.deterioration import time_to_deterioration, ttd_table
 from scoring.extras import mid_responders, mixed_model, summary_by_visit
+from scoring.mmrm import mmrm
+from scoring.sensitivity import Sensitivity, tipping_point
 from surveys.jobs.claims import Outcome
 from surveys.models import AnalysisRun, AuditEvent, JobStatus
 from surveys.statistician.analysis import runs
-from surveys.statistician.analysis.compute import records
-from surveys.statistician.analysis.snapshot import digest, from_bytes
+from surveys.statistician.analysis.compute import participants_table, records
+from surveys.statistician.analysis.parameters import parse_deterioration
+from surveys.statistician.analysis.snapshot import digest, from_bytes, received_scores, to_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +52,24 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     run = run_now(stat_user)
     assert run.status == JobStatus.SUCCEEDED, run.error
     assert run.attempts == 1 and run.started_at and run.finished_at
-    frame = snapshot_of(run)
-    assert list(frame.columns[:5]) == ["participant_id", "arm", "visit", "visit_number", "site"]
-    assert len(frame) == 30 and frame["participant_id"].nunique() == 16
+    snapshot = snapshot_of(run)
+    assert list(snapshot.columns[:6]) == [
+        "participant_id",
+        "arm",
+        "visit",
+        "visit_number",
+        "site",
+        "state",
+    ]
+    # Every assessment of the 16 participants, in its state; the 30 forms received have scores.
+    assert len(snapshot) == 64 and snapshot["participant_id"].nunique() == 16
+    assert snapshot["state"].value_counts().to_dict() == {
+        "received": 30,
+        "missed": 18,
+        "window_open": 16,
+    }
+    frame = received_scores(snapshot)
+    assert len(frame) == 30 and frame["TOI"].notna().all()
     expected = compare(frame, measures=PAPER)
     assert run.results["compare"] == records(expected)
     assert run.results["summary"] == records(summary_by_visit(frame, measures=PAPER))
@@ -57,7 +78,8 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     toi = records(mixed_model(frame, measure="TOI"))
     assert [r for r in run.results["mixed"] if r["measure"] == "TOI"] == toi
     assert run.results["snapshot"] == {
-        "rows": 30,
+        "rows": 64,
+        "forms": 30,
         "participants": 16,
         "sha256": run.snapshot_hash,
         "source_run": None,
@@ -70,6 +92,29 @@ def test_a_run_stores_what_scoring_compare_gives_on_its_snapshot(study, stat_use
     )
     assert (m6["n_a"], m6["n_b"]) == (7, 7) and m6["p_value"] is not None
     assert {r["group"] for r in run.results["compliance"]["by_arm"]} == {"A", "B"}
+    # The SISAQOL analyses are scoring's, on the same snapshot (scoring/'s tests hold them to R).
+    fits = [mmrm(frame, measure=m).table() for m in ("TOI", "FACTB", "FACTG", "BCS")]
+    assert run.results["mmrm"] == records(pd.concat(fits, ignore_index=True))
+    people = participants_table(snapshot)
+    ttd = [
+        time_to_deterioration(frame, parse_deterioration(name), participants=people, day_col="day")
+        for name in ("TOI-5", "TOI-5-confirmed", "TOI-5-or-death", "FACTB-7", "FACTG-5", "BCS-2")
+    ]
+    assert run.results["ttd"] == records(ttd_table(ttd))
+    # The sensitivity analyses impute only missing forms: at 6 months nobody had left.
+    tip = tipping_point(frame, measure="TOI", visit="m6")
+    expected = Sensitivity(mmrm=mmrm(frame, measure="TOI"), tipping=tip).table()
+    expected["n_not_expected"] = 0
+    assert run.results["sensitivity"] == records(expected)
+    assert len(run.results["tipping"]) == len(tip.table)
+    assert {r["definition"] for r in run.results["ttd"]} == {
+        "TOI-5",
+        "TOI-5-confirmed",
+        "TOI-5-or-death",
+        "FACTB-7",
+        "FACTG-5",
+        "BCS-2",
+    }
     assert AuditEvent.objects.filter(action="analysis", details__analysis_run=run.pk).count() == 1
 
 
@@ -177,7 +222,8 @@ def test_an_executor_that_lost_its_claim_cannot_store_results(study, stat_user, 
 
 
 def test_a_failed_run_records_the_error(study, stat_user):
-    run = run_now(stat_user, sites=["A01"], measures=["TOI"], baseline="no-such-visit")
+    # m30 is a visit of the trial (so the run starts), but nobody has reached it yet.
+    run = run_now(stat_user, sites=["A01"], measures=["TOI"], baseline="m30")
     assert run.status == JobStatus.FAILED
     assert "no baseline rows" in run.error
     assert run.finished_at is not None and not run.results
@@ -196,9 +242,42 @@ def test_a_tampered_snapshot_fails_the_rerun(study, stat_user):
 def test_parameters_are_validated_before_a_run_is_queued(stat_user, db):
     from django.core.exceptions import ValidationError
 
-    for bad in ({"measures": ["TOI", "NOPE"]}, {"cutoff": "soon"}, {"colour": "red"}):
+    for bad in (
+        {"measures": ["TOI", "NOPE"]},
+        {"cutoff": "soon"},
+        {"colour": "red"},
+        {"baseline": "no-such-visit"},
+        {"deterioration": ["TOI-five"]},
+        {"mmrm": "yes"},
+    ):
         with pytest.raises(ValidationError):
             runs.run_start(user=stat_user, parameters=bad)
     with pytest.raises(ValidationError):
         runs.run_start(user=stat_user, parameters={"snapshot_of": 999_999})
     assert not AnalysisRun.objects.exists()
+
+
+def test_a_run_frozen_before_assessment_states_re_runs_with_a_warning(study, stat_user):
+    """A snapshot of format 1 (received forms only) still re-runs: the statistics of the
+    paper, the MMRM and time to deterioration by visit months; no completion table."""
+    first = run_now(stat_user, measures=["TOI"], mixed_model=False)
+    old = received_scores(snapshot_of(first))[
+        ["participant_id", "arm", "visit", "visit_number", "site", "TOI"]
+    ]
+    data = to_bytes(old)
+    name = default_storage.save(f"analysis/old-{first.pk}/snapshot.parquet", ContentFile(data))
+    AnalysisRun.objects.filter(pk=first.pk).update(
+        snapshot=name,
+        snapshot_hash=digest(data),
+        results={**first.results, "schema": 1, "compliance": {"as_of": "2026-01-01T00:00:00"}},
+    )
+    first.refresh_from_db()
+    again = runs.run_again(source=first, user=stat_user)
+    assert runs.execute_run(again.pk) is Outcome.DONE
+    again.refresh_from_db()
+    assert again.status == JobStatus.SUCCEEDED, again.error
+    assert again.results["compare"] == first.results["compare"]
+    assert again.results["mmrm"] == first.results["mmrm"]
+    assert {r["unit"] for r in again.results["ttd"]} == {"months"}
+    assert again.results["compliance"]["by_arm"] == []
+    assert any("predates assessment states" in w for w in again.results["warnings"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pandas as pd
 import pyreadstat
@@ -116,6 +117,8 @@ def test_the_run_page_shows_the_papers_tables_and_everything_downloads(client, s
             "plot_measure": "TOI",
             "mid_responders": "on",
             "mixed_model": "on",
+            "mmrm": "on",
+            "deterioration": ["TOI-5", "TOI-6-confirmed-or-death"],
         },
     )
     run = AnalysisRun.objects.get()
@@ -133,6 +136,15 @@ def test_the_run_page_shows_the_papers_tables_and_everything_downloads(client, s
     )
     assert f"{toi_m6['mean_a']:.1f} ({toi_m6['sd_a']:.1f})" in page  # mean (SD) as in Table 2
     assert run.snapshot_hash in page and "missing at random" in page
+    # SISAQOL defaults, with a navigation between the sections.
+    for section in ("completion", "scores", "items", "change", "mmrm", "sensitivity", "ttd"):
+        assert f'href="#{section}"' in page and f'id="{section}"' in page, section
+    assert "Missing data, defined." in page and "Completion, variable" in page
+    assert "The paper's analysis is unadjusted" in page and "P (Holm)" in page
+    assert 'id="mmrm-table"' in page and 'id="ttd-table"' in page
+    assert not re.search(r">-0\.0+<|[ (]-0\.0+[ )<]", page)  # no "-0.0" anywhere
+    assert run.parameters["deterioration"] == ["TOI-5", "TOI-6-confirmed-or-death"]
+    assert "TOI-6-confirmed-or-death" in page
     for name in ("plot.png", "plot.svg", "snapshot.parquet", "snapshot.csv", "results.json"):
         got = client.get(reverse("statistician:run_file", args=[run.pk, name]))
         assert got.status_code == 200, name
@@ -143,7 +155,8 @@ def test_the_run_page_shows_the_papers_tables_and_everything_downloads(client, s
         r["p_value"] for r in run.results["compare"] if r["p_value"] is not None
     ]
     snap = client.get(reverse("statistician:run_file", args=[run.pk, "snapshot.csv"]))
-    assert len(pd.read_csv(io.StringIO(snap.content.decode()))) == 30
+    rows = pd.read_csv(io.StringIO(snap.content.decode()))
+    assert len(rows) == 64 and (rows["state"] == "received").sum() == 30
     assert client.get(reverse("statistician:run_file", args=[run.pk, "x.bin"])).status_code == 404
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -154,9 +155,20 @@ def test_a_partial_form_counts_as_received_and_is_analysed(baseline, trial, site
     ]
     assert (row.expected, row.received, row.partial, row.missed_total) == (2, 1, 1, 1)
     assert row.as_dict()["partial"] == 1
-    # The analysis snapshot holds the forms the exports hold: hers, not the missed one.
-    snapshot = freeze(ExportFilters())
-    assert list(snapshot["participant_id"]) == ["E2108-0001"]
+    # The analysis snapshot (one row per assessment, in its state at the cut-off) holds her
+    # partial form as received, with its scores; the other baseline is missed, unscored.
+    snapshot = freeze(ExportFilters(cutoff=AFTER_CLOSE.date()), now=AFTER_CLOSE)
+    base = snapshot.loc[snapshot["visit"] == "baseline"].set_index("participant_id")
+    assert base.loc["E2108-0001", "state"] == "received"
+    assert base.loc["E2108-0001", "LR1"] == 3.0
+    assert base.loc["E2108-0002", "state"] == "missed"
+    assert pd.isna(base.loc["E2108-0002", "LR1"])
+    # Before its window closed, the same form was still open: not received at that cut-off.
+    earlier = freeze(ExportFilters(cutoff=ANSWERED_ON.date()), now=AFTER_CLOSE)
+    (state,) = earlier.loc[
+        (earlier["visit"] == "baseline") & (earlier["participant_id"] == "E2108-0001"), "state"
+    ]
+    assert state == "window_open"
 
 
 @pytest.mark.django_db

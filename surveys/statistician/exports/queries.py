@@ -102,10 +102,21 @@ def _finished_at() -> str:
 
 
 def _completed_before(filters: ExportFilters, params: list[Any]) -> str:
+    """Received by the cut-off: answers final by then, and a partial form no longer open.
+
+    A partial form was still in progress at a cut-off before its window closed (unless
+    she had left the study by then): it is not yet received there, whatever the date of
+    its last answer (docs/trial-data.md).
+    """
     if not filters.cutoff:
         return ""
     params.append(dt.datetime.combine(filters.cutoff, dt.time(), tzinfo=dt.UTC) + CUTOFF_SLACK)
-    return f" AND {_finished_at()} < %s"
+    params.extend([filters.cutoff, filters.cutoff])
+    return (
+        f" AND {_finished_at()} < %s"
+        f" AND (a.status <> '{Assessment.Status.PARTIAL}' OR a.window_end <= %s"
+        " OR p.off_study_on <= %s)"
+    )
 
 
 _JOINS = (
