@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from surveys.jobs.claims import J, Outcome, claim, lease
@@ -77,14 +78,16 @@ def execute(
             )
             return Outcome.DONE
         finished = timezone.now()
-        if not mine.update(
-            status=JobStatus.SUCCEEDED, finished_at=finished, error="", **done.fields
-        ):
-            return Outcome.ALREADY_DONE  # our claim was taken over: the other executor's wins
-        AuditEvent.objects.create(
-            at=finished,
-            action=model.audit_action,
-            details=dict(done.audit),
-            **actor_fields(job.created_by),
-        )
+        # The result and its audit event commit together: whoever sees "succeeded" sees both.
+        with transaction.atomic():
+            if not mine.update(
+                status=JobStatus.SUCCEEDED, finished_at=finished, error="", **done.fields
+            ):
+                return Outcome.ALREADY_DONE  # our claim was taken over: the other executor's wins
+            AuditEvent.objects.create(
+                at=finished,
+                action=model.audit_action,
+                details=dict(done.audit),
+                **actor_fields(job.created_by),
+            )
         return Outcome.DONE
