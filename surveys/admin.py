@@ -5,16 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.models import (
     AnalysisRun,
+    AnswerTap,
     Arm,
     Assessment,
     AuditEvent,
     ExportJob,
     Participant,
+    PreservedAnswer,
     Site,
     TaskRun,
     Trial,
@@ -131,3 +134,45 @@ class ExportJobAdmin(ReadOnlyAdmin):
 @admin.register(AnalysisRun)
 class AnalysisRunAdmin(ReadOnlyAdmin):
     list_display = ("pk", "status", "created_by", "created_at", "snapshot_hash")
+
+
+@admin.register(AnswerTap)
+class AnswerTapAdmin(ReadOnlyAdmin):
+    """Every answer a tablet delivered and what became of it (read-only)."""
+
+    list_display = (
+        "received_at",
+        "assessment",
+        "item_code",
+        "value",
+        "declined",
+        "tapped_at",
+        "outcome",
+        "kiosk_session",
+        "from_ended_session",
+    )
+    list_filter = ("outcome", "from_ended_session")
+    search_fields = ("assessment__participant__study_id", "idempotency_key")
+    list_select_related = ("assessment",)
+
+
+@admin.register(PreservedAnswer)
+class PreservedAnswerAdmin(ReadOnlyAdmin):
+    """Answers kept because the assessment took no more answers (read-only)."""
+
+    list_display = (
+        "received_at",
+        "assessment",
+        "item_code",
+        "value",
+        "declined",
+        "tapped_at",
+        "closed_reason",
+        "kiosk_session",
+    )
+    list_filter = ("closed_reason",)
+    search_fields = ("assessment__participant__study_id",)
+    list_select_related = ("assessment",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PreservedAnswer]:
+        return super().get_queryset(request).filter(outcome=AnswerTap.Outcome.PRESERVED)

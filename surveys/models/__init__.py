@@ -10,7 +10,7 @@ from surveys.models.assessment import (
 )
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
-from surveys.models.kiosk import InstrumentText, KioskSession
+from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
 from surveys.models.trial import Arm, Participant, Site, Trial, Visit
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "SCORE_FIELDS",
     "Actor",
     "AnalysisRun",
+    "AnswerTap",
     "Arm",
     "Assessment",
     "AuditEvent",
@@ -29,6 +30,7 @@ __all__ = [
     "JobStatus",
     "KioskSession",
     "Participant",
+    "PreservedAnswer",
     "Response",
     "ResponseCorrection",
     "Score",

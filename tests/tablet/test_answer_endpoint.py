@@ -34,14 +34,21 @@ def test_the_url_is_named_answer():
 def test_a_tap_is_saved_and_the_assessment_moves_in_progress(tablet, assessment):
     response = post(tablet, assessment, "GP1", 3, key="k1")
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    tapped_at = body.pop("tapped_at")
+    assert body == {
         "ok": True,
         "item": "GP1",
         "value": 3,
         "declined": False,
+        "answered": True,
         "stored": "created",
         "revision": 1,
+        "session": "live",
+        "replay": False,
     }
+    stored = Response.objects.get(assessment=assessment)
+    assert tapped_at == int(stored.tapped_at.timestamp() * 1000)
     assessment.refresh_from_db()
     assert assessment.status == Assessment.Status.IN_PROGRESS
     assert assessment.started_at is not None
@@ -189,12 +196,13 @@ def test_without_a_kiosk_session_it_is_a_403(assessment, coordinator_a):
     assert not Response.objects.exists()
 
 
-def test_an_ended_kiosk_session_is_a_403(assessment, coordinator_a, kiosk, tablet):
+def test_a_replaced_tablet_still_delivers_what_she_tapped(assessment, coordinator_a, kiosk, tablet):
+    """Issue 12 defect 1: the old code answered 403 ``kiosk_ended`` and stored nothing."""
     hand_over(assessment, coordinator_a)  # she continues on another tablet
-    response = post(tablet, assessment, "GP1", 2)
-    assert response.status_code == 403
-    assert response.json()["code"] == "kiosk_ended"
-    assert not Response.objects.exists()
+    response = post(tablet, assessment, "GP1", 2, key="queued-offline")
+    assert response.status_code == 200
+    assert (response.json()["stored"], response.json()["session"]) == ("created", "ended")
+    assert list(Response.objects.values_list("item_code", "value")) == [("GP1", 2)]
 
 
 def test_the_new_tablet_saves_after_a_hand_over(assessment, coordinator_a, kiosk, tablet):
