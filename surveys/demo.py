@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -22,6 +23,7 @@ from surveys import instrumentation
 from surveys.accounts.roles import COORDINATOR, STATISTICIAN
 from surveys.models import Assessment, Participant, Response, Site, Trial
 from surveys.tablet.answers import assessment_submit, response_save
+from surveys.tablet.kiosk import kiosk_answer, kiosk_start, kiosk_submit
 from surveys.trial.participants import (
     assessment_record_missed_reason,
     assessment_refresh,
@@ -146,6 +148,7 @@ def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
         )
         _simulate_history(rng, participant, now=now)
     sweep_assessments(now=now)
+    _replaced_tablet(rng, coordinator, now=now)
     for assessment in Assessment.objects.filter(status=Assessment.Status.MISSED).order_by("pk"):
         if rng.random() < 0.7:
             reason = rng.choice(Assessment.MissedReason.values)
@@ -189,4 +192,75 @@ def _simulate_history(rng: random.Random, participant: Participant, *, now: dt.d
             reason=rng.choice(["death", "withdrawal", "lost_to_follow_up"]),
             actor="coord_east",
             now=dt.datetime.combine(leaves_on, dt.time(17, 0), tzinfo=participant.site.tzinfo),
+        )
+
+
+def _replaced_tablet(rng: random.Random, coordinator: Any, *, now: dt.datetime) -> None:
+    """This morning at NEC: a tablet lost its network and was replaced; its queue came late.
+
+    She answered a few items on tablet 1, tapped two more while it was
+    offline, finished on tablet 2 and sent the form; tablet 1 came back online
+    afterwards: its two answers are kept for the coordinator (the participant
+    page's "Answers kept after the questionnaire closed"), with the audit trail.
+    """
+    start = now - dt.timedelta(minutes=50)
+    assessment = (
+        Assessment.objects.answerable(start)
+        .filter(participant__site__code="NEC", status=Assessment.Status.OPEN)
+        .order_by("participant__study_id", "visit__number")
+        .first()
+    )
+    if assessment is None:
+        return
+    answers = _answers(rng, assessment.instrument_version, 0.7)
+    codes = [code for code, value in answers.items() if value is not None]
+    first = kiosk_start(
+        assessment_id=assessment.pk,
+        started_by=coordinator,
+        pin="2108",
+        assistance="none",
+        now=start,
+    )
+    for n, code in enumerate(codes[:5]):
+        at = start + dt.timedelta(seconds=30 + 20 * n)
+        kiosk_answer(
+            token=first.token,
+            assessment_id=assessment.pk,
+            item_code=code,
+            value=answers[code],
+            idempotency_key=f"demo-t1-{code}",
+            tapped_at=at,
+            now=at,
+        )
+    offline_taps = [
+        (code, start + dt.timedelta(minutes=4, seconds=15 * n)) for n, code in enumerate(codes[5:7])
+    ]
+    second = kiosk_start(
+        assessment_id=assessment.pk,
+        started_by=coordinator,
+        pin="2108",
+        assistance="none",
+        now=start + dt.timedelta(minutes=8),
+    )
+    for n, code in enumerate(codes[5:]):
+        at = start + dt.timedelta(minutes=9, seconds=20 * n)
+        kiosk_answer(
+            token=second.token,
+            assessment_id=assessment.pk,
+            item_code=code,
+            value=answers[code],
+            idempotency_key=f"demo-t2-{code}",
+            tapped_at=at,
+            now=at,
+        )
+    kiosk_submit(token=second.token, now=start + dt.timedelta(minutes=25))
+    for code, tapped in offline_taps:  # tablet 1 is back online
+        kiosk_answer(
+            token=first.token,
+            assessment_id=assessment.pk,
+            item_code=code,
+            value=((answers[code] or 0) + 1) % 5,
+            idempotency_key=f"demo-t1-{code}",
+            tapped_at=tapped,
+            now=start + dt.timedelta(minutes=40),
         )

@@ -737,7 +737,7 @@
   if (pageKind === "exit") {
     Array.prototype.forEach.call(document.querySelectorAll("main form"), function (staffForm) {
       guardSubmit(staffForm, false, function () {
-        forgetSession(null, session);
+        forgetSession(assessment, session);
       });
     });
   }

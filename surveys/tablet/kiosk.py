@@ -284,11 +284,7 @@ def kiosk_answer(
     sessions), then the session re-read, so a replacement cannot interleave.
     """
     try:
-        assessment = (
-            Assessment.objects.select_for_update()
-            .select_related("participant")
-            .get(pk=assessment_id)
-        )
+        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
     except Assessment.DoesNotExist:
         raise KioskDenied(
             "this tablet session is for another questionnaire", code="kiosk_other_assessment"

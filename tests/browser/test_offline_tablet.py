@@ -13,6 +13,7 @@ rendered before the network went), and Next/Back work offline.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -20,7 +21,7 @@ from django.utils import timezone
 
 from surveys.models import AnswerTap, Assessment, AuditEvent, KioskSession, Response
 from surveys.tablet.kiosk import kiosk_start, kiosk_submit
-from tests.browser.conftest import PIN, answer, open_kiosk, shot, wait_saved
+from tests.browser.conftest import PIN, answer, make_patient, open_kiosk, shot, wait_saved
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -241,3 +242,80 @@ def test_answers_reaching_a_submitted_questionnaire_are_kept_for_the_coordinator
         )
     finally:
         first.close()
+
+
+SESSION_CACHES = """async () => (await caches.keys())
+    .filter(name => name.startsWith('ecogprom-tablet-session-'))
+    .map(name => name.slice('ecogprom-tablet-session-'.length))"""
+
+
+def kept_sessions(page: Any) -> list[str]:
+    return sorted(page.evaluate(SESSION_CACHES))
+
+
+def test_one_patients_kept_pages_never_reach_the_next_patient(context, live_server, page, db):
+    """Take-back and submission drop the session's copies; the next patient's are her own."""
+    first = make_patient()
+    kiosk_a = open_kiosk(context, live_server, first)
+    page.goto("/tablet/page/PWB/")
+    offline_ready(page)
+    answer(page, "GP1", 4)
+    wait_saved(page, first.assessment.pk)
+    assert kept_sessions(page) == [str(kiosk_a.pk)]
+
+    # The coordinator takes the tablet back with the PIN.
+    page.click("a.staff-link")
+    page.wait_for_url("**/tablet/exit/")
+    page.fill("form.pin-form input[name=pin]", PIN)
+    page.click("form.pin-form button")
+    page.wait_for_url(re.compile(r".*/accounts/login/\?next=.*"))
+    page.wait_for_function(f"async () => ({SESSION_CACHES})().then(ids => ids.length === 0)")
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ecogprom.'))") == []
+
+    # The next patient on the same tablet: offline, her form shows nothing of the first one's.
+    second = make_patient()
+    kiosk_b = open_kiosk(context, live_server, second)
+    page.goto("/tablet/page/PWB/")
+    offline_ready(page)
+    assert kept_sessions(page) == [str(kiosk_b.pk)]
+    context.set_offline(True)
+    reloaded = page.reload()
+    assert reloaded is not None and reloaded.from_service_worker
+    assert page.get_attribute("main", "data-kiosk-session") == str(kiosk_b.pk)
+    assert page.locator("input.opt-input:checked").count() == 0
+    context.set_offline(False)
+
+    answer(page, "GP2", 1)
+    wait_saved(page, second.assessment.pk)
+    page.goto("/tablet/review/")
+    page.click("text=Send my answers")
+    page.wait_for_url("**/tablet/done/")
+    page.wait_for_function(f"async () => ({SESSION_CACHES})().then(ids => ids.length === 0)")
+    context.set_offline(True)
+    page.goto("/tablet/page/PWB/")  # nothing kept: our offline page, no answers
+    assert "This page needs the network" in page.inner_text("h1")
+    assert page.locator("input.opt-input").count() == 0
+    context.set_offline(False)
+
+
+def test_an_idle_tablet_reloaded_offline_shows_no_answers(
+    context, live_server, page, patient, settings
+):
+    assessment = patient.assessment
+    open_kiosk(context, live_server, patient)
+    page.goto("/tablet/page/SWB/")
+    offline_ready(page)
+    answer(page, "GS1", 3)
+    wait_saved(page, assessment.pk)
+    settings.KIOSK_IDLE_SECONDS = 2
+    page.reload()  # the page now locks after 2 s without a touch
+    offline_ready(page)
+    context.set_offline(True)
+    page.wait_for_selector("[data-lock-overlay]:not([hidden])", timeout=15_000)
+    page.reload()
+    assert page.locator("input.opt-input").count() == 0  # not the kept page: the offline one
+    assert page.is_visible("[data-lock-overlay]")
+    settings.KIOSK_IDLE_SECONDS = 300
+    context.set_offline(False)
+    page.wait_for_url("**/tablet/locked/", timeout=30_000)
+    assert KioskSession.objects.get(assessment=assessment).locked
