@@ -147,8 +147,8 @@ def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
             now=at,
         )
         _simulate_history(rng, participant, now=now)
-    sweep_assessments(now=now)
     _replaced_tablet(rng, coordinator, now=now)
+    sweep_assessments(now=now)
     for assessment in Assessment.objects.filter(status=Assessment.Status.MISSED).order_by("pk"):
         if rng.random() < 0.7:
             reason = rng.choice(Assessment.MissedReason.values)
@@ -205,13 +205,19 @@ def _replaced_tablet(rng: random.Random, coordinator: Any, *, now: dt.datetime) 
     """
     start = now - dt.timedelta(minutes=50)
     assessment = (
-        Assessment.objects.answerable(start)
-        .filter(participant__site__code="NEC", status=Assessment.Status.OPEN)
+        Assessment.objects.filter(
+            participant__site__code="NEC",
+            participant__off_study_on__isnull=True,
+            status__in=Assessment.UNFINISHED,
+            opens_at__lte=start,
+            closes_at__gt=now,
+        )
         .order_by("participant__study_id", "visit__number")
         .first()
     )
     if assessment is None:
         return
+    assessment_refresh(assessment=assessment, now=start)  # its window had opened
     answers = _answers(rng, assessment.instrument_version, 0.7)
     codes = [code for code, value in answers.items() if value is not None]
     first = kiosk_start(

@@ -168,7 +168,8 @@ self.addEventListener("install", function (event) {
     caches
       .open(SHELL)
       .then(function (cache) {
-        return fetch(OFFLINE_URL, { credentials: "same-origin" }).then(function (response) {
+        // Without the session cookie: the generic page, tied to no patient and no session.
+        return fetch(OFFLINE_URL, { credentials: "omit" }).then(function (response) {
           if (response.ok) return cache.put(OFFLINE_URL, response);
           return undefined;
         });

@@ -4,8 +4,8 @@
  * the tablet is left alone. docs/tablet.md describes the whole design.
  *
  * The pages work without this script (each page posts its answers). With it:
- * - every tap is queued in localStorage (one entry per question: her latest
- *   tap) with an idempotency key and the time it was tapped, and sent to
+ * - every tap is queued in localStorage, in order, with an idempotency key and
+ *   the time it was tapped, and sent to
  *   /tablet/answer/ one at a time; an entry leaves the queue only when the
  *   server has acknowledged it (stored, or kept for the coordinator because
  *   the questionnaire had closed), never otherwise;
@@ -571,10 +571,10 @@
     render();
   });
 
+  /* Every tap joins the queue, in order, even one that changes an answer still queued:
+     each is her answer at that moment, and the server keeps the latest by tap time. */
   function enqueue(item, value, declined) {
-    var queue = loadQueue().filter(function (e) {
-      return e.item !== item;
-    });
+    var queue = loadQueue();
     queue.push({
       item: item,
       value: value,
@@ -667,7 +667,9 @@
     return event.submitter || lastClicked;
   }
 
-  function guardSubmit(target, ping, beforeSubmit) {
+  /* Send the form once the queue is on the server; with `patienceMs`, send it anyway after
+     that long (the answers not yet sent stay queued on this tablet). */
+  function guardSubmit(target, ping, beforeSubmit, patienceMs) {
     if (!target) return;
     var lastClicked = null;
     var released = false;
@@ -680,7 +682,8 @@
       if (released) return;
       event.preventDefault();
       var submitter = submitterOf(target, event, lastClicked);
-      whenReady(function () {
+      function release() {
+        if (released) return;
         released = true;
         if (submitter && submitter.name) {
           var hidden = document.createElement("input");
@@ -691,7 +694,13 @@
         }
         if (beforeSubmit) beforeSubmit(submitter);
         HTMLFormElement.prototype.submit.call(target);
-      }, ping);
+      }
+      whenReady(release, ping);
+      if (patienceMs) {
+        window.setTimeout(function () {
+          if (!released && pendingGo && pendingGo.go === release) fire();
+        }, patienceMs);
+      }
     });
   }
 
@@ -732,13 +741,19 @@
     }
   });
 
-  // The staff's forms on the exit page: send the queue first; this session's kept pages
-  // go when the tablet is taken back.
+  // The staff's forms on the exit page: send the queue first (but never keep the staff
+  // waiting more than 20 s: what is not sent stays queued on this tablet, and the "no
+  // questionnaire" page says so); this session's kept pages go when the tablet is taken back.
   if (pageKind === "exit") {
     Array.prototype.forEach.call(document.querySelectorAll("main form"), function (staffForm) {
-      guardSubmit(staffForm, false, function () {
-        forgetSession(assessment, session);
-      });
+      guardSubmit(
+        staffForm,
+        false,
+        function () {
+          forgetSession(assessment, session);
+        },
+        20000
+      );
     });
   }
 

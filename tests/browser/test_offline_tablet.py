@@ -21,7 +21,14 @@ from django.utils import timezone
 
 from surveys.models import AnswerTap, Assessment, AuditEvent, KioskSession, Response
 from surveys.tablet.kiosk import kiosk_start, kiosk_submit
-from tests.browser.conftest import PIN, answer, make_patient, open_kiosk, shot, wait_saved
+from tests.browser.conftest import (
+    PIN,
+    answer,
+    check_page,
+    make_patient,
+    open_kiosk,
+    wait_saved,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -71,7 +78,7 @@ def test_reload_while_offline_shows_the_form_with_her_queued_answers_and_next_wo
         assert page.is_checked(f"#{code}-{value}"), code
     assert page.locator("[data-answered-text]").inner_text() == "3 of 46 questions answered"
     assert "Waiting for the network" in page.inner_text("[data-save-status]")
-    shot(page, "offline-reload-PWB")
+    check_page(page, "offline-reload-PWB")
 
     # Next works offline: the next section comes from the worker, her answers stay queued.
     page.click("button[value=next]")
@@ -90,7 +97,7 @@ def test_reload_while_offline_shows_the_form_with_her_queued_answers_and_next_wo
     page.goto("/tablet/review/")
     assert not page.url.startswith("chrome-error:")
     assert "This page needs the network" in page.inner_text("h1")
-    shot(page, "offline-review")
+    check_page(page, "offline-review")
 
     context.set_offline(False)
     page.wait_for_url("**/tablet/review/", timeout=30_000)
@@ -140,6 +147,7 @@ def test_a_replaced_tablet_delivers_its_offline_taps_and_the_second_tablet_shows
         tablet1.wait_for_selector("[data-save-status][data-state='offline']")
         assert [(e["item"], e["value"]) for e in queue_of(tablet1, assessment.pk)] == [
             ("GP2", 2),
+            ("GP3", 4),
             ("GP4", 0),
             ("GP5", 3),
             ("GP3", 1),
@@ -164,24 +172,25 @@ def test_a_replaced_tablet_delivers_its_offline_taps_and_the_second_tablet_shows
         )
         assert stored(assessment) == {"GP1": 1, "GP2": 2, "GP3": 1, "GP4": 0, "GP5": 4, "GP6": 2}
         taps = AnswerTap.objects.filter(assessment=assessment)
-        assert taps.count() == 7  # GP1, four from tablet 1's queue, two from tablet 2
-        assert taps.values("idempotency_key").distinct().count() == 7
+        assert taps.count() == 8  # GP1, the five taps queued on tablet 1, two on tablet 2
+        assert taps.values("idempotency_key").distinct().count() == 8
         late = taps.filter(kiosk_session=old_session, from_ended_session=True)
-        assert dict(late.values_list("item_code", "outcome")) == {
-            "GP2": "created",
-            "GP3": "created",
-            "GP4": "created",
-            "GP5": "older",  # tapped on tablet 1 before her GP5 on tablet 2
-        }
+        assert list(late.order_by("tapped_at").values_list("item_code", "value", "outcome")) == [
+            ("GP2", 2, "created"),
+            ("GP3", 4, "created"),
+            ("GP4", 0, "created"),
+            ("GP5", 3, "older"),  # tapped on tablet 1 before her GP5 on tablet 2: not applied
+            ("GP3", 1, "changed"),  # her change of mind, offline
+        ]
         events = AuditEvent.objects.filter(assessment=assessment, action="late_answer")
-        assert sorted(e.details["item"] for e in events) == ["GP2", "GP3", "GP4", "GP5"]
+        assert sorted(e.details["item"] for e in events) == ["GP2", "GP3", "GP3", "GP4", "GP5"]
         assert {e.details["kiosk_session"] for e in events} == {old_session.pk}
 
         # Tablet 1 stops asking questions and tells the truth; then shows the server's page.
         tablet1.wait_for_selector("h1:has-text('This tablet session has ended')", timeout=30_000)
         assert "handed over on another tablet" in tablet1.inner_text("main")
         assert "kept for the clinic staff" not in tablet1.inner_text("main")
-        shot(tablet1, "replaced-tablet-ended")
+        check_page(tablet1, "replaced-tablet-ended")
 
         # Tablet 2 shows every answer.
         tablet2.reload()
