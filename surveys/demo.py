@@ -220,53 +220,41 @@ def _replaced_tablet(rng: random.Random, coordinator: Any, *, now: dt.datetime) 
     assessment_refresh(assessment=assessment, now=start)  # its window had opened
     answers = _answers(rng, assessment.instrument_version, 0.7)
     codes = [code for code, value in answers.items() if value is not None]
-    first = kiosk_start(
-        assessment_id=assessment.pk,
-        started_by=coordinator,
-        pin="2108",
-        assistance="none",
-        now=start,
-    )
+
+    def hand_over(at: dt.datetime) -> str:
+        return kiosk_start(
+            assessment_id=assessment.pk,
+            started_by=coordinator,
+            pin="2108",
+            assistance="none",
+            now=at,
+        ).token
+
+    def tap(
+        token: str, code: str, value: int | None, tapped: dt.datetime, sent: dt.datetime
+    ) -> None:
+        kiosk_answer(
+            token=token,
+            assessment_id=assessment.pk,
+            item_code=code,
+            value=value,
+            idempotency_key=f"demo-{token[:8]}-{code}",
+            tapped_at=tapped,
+            now=sent,
+        )
+
+    tablet1 = hand_over(start)
     for n, code in enumerate(codes[:5]):
         at = start + dt.timedelta(seconds=30 + 20 * n)
-        kiosk_answer(
-            token=first.token,
-            assessment_id=assessment.pk,
-            item_code=code,
-            value=answers[code],
-            idempotency_key=f"demo-t1-{code}",
-            tapped_at=at,
-            now=at,
-        )
-    offline_taps = [
+        tap(tablet1, code, answers[code], at, at)
+    # Offline: two more taps wait on tablet 1; she goes on with tablet 2.
+    queued = [
         (code, start + dt.timedelta(minutes=4, seconds=15 * n)) for n, code in enumerate(codes[5:7])
     ]
-    second = kiosk_start(
-        assessment_id=assessment.pk,
-        started_by=coordinator,
-        pin="2108",
-        assistance="none",
-        now=start + dt.timedelta(minutes=8),
-    )
+    tablet2 = hand_over(start + dt.timedelta(minutes=8))
     for n, code in enumerate(codes[5:]):
         at = start + dt.timedelta(minutes=9, seconds=20 * n)
-        kiosk_answer(
-            token=second.token,
-            assessment_id=assessment.pk,
-            item_code=code,
-            value=answers[code],
-            idempotency_key=f"demo-t2-{code}",
-            tapped_at=at,
-            now=at,
-        )
-    kiosk_submit(token=second.token, now=start + dt.timedelta(minutes=25))
-    for code, tapped in offline_taps:  # tablet 1 is back online
-        kiosk_answer(
-            token=first.token,
-            assessment_id=assessment.pk,
-            item_code=code,
-            value=((answers[code] or 0) + 1) % 5,
-            idempotency_key=f"demo-t1-{code}",
-            tapped_at=tapped,
-            now=start + dt.timedelta(minutes=40),
-        )
+        tap(tablet2, code, answers[code], at, at)
+    kiosk_submit(token=tablet2, now=start + dt.timedelta(minutes=25))
+    for code, tapped in queued:  # tablet 1 is back online
+        tap(tablet1, code, ((answers[code] or 0) + 1) % 5, tapped, start + dt.timedelta(minutes=40))

@@ -276,7 +276,7 @@ class IntroView(KioskView):
         return render(
             request,
             "tablet/intro.html",
-            self.page_context(form, page_code=INTRO, first_url=_page_url(form.after(INTRO))),
+            self.page_context(form, first_url=_page_url(form.after(INTRO))),
         )
 
 
@@ -313,7 +313,6 @@ class SectionView(KioskView):
             self.page_context(
                 form,
                 page=page,
-                page_code=code,
                 scale=pages.response_scale(),
                 is_last=code == form.codes[-1],
                 next_url=_page_url(form.after(code)),
@@ -385,7 +384,6 @@ class ReviewView(KioskView):
             "tablet/review.html",
             self.page_context(
                 form,
-                page_code=REVIEW,
                 unanswered=form.total - form.answered,
                 back_url=_page_url(form.before(REVIEW)),
                 error=request.GET.get("error", ""),
