@@ -29,6 +29,7 @@ from tests.browser.conftest import (
     open_kiosk,
     wait_saved,
 )
+from tests.browser.test_tablet import hand_over_in_the_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -281,9 +282,12 @@ def test_one_patients_kept_pages_never_reach_the_next_patient(context, live_serv
     page.wait_for_function(f"async () => ({SESSION_CACHES})().then(ids => ids.length === 0)")
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('ecogprom.'))") == []
 
-    # The next patient on the same tablet: offline, her form shows nothing of the first one's.
+    # The next patient on the same tablet, handed over through the coordinator's pages (their
+    # form posts go through the installed service worker): her form shows nothing of the
+    # first one's, even offline.
     second = make_patient()
-    kiosk_b = open_kiosk(context, live_server, second)
+    hand_over_in_the_browser(page, second, language="en", assistance="none", prefix="second")
+    kiosk_b = KioskSession.objects.get(assessment=second.assessment)
     page.goto("/tablet/page/PWB/")
     offline_ready(page)
     assert kept_sessions(page) == [str(kiosk_b.pk)]
