@@ -616,7 +616,9 @@
       return;
     }
     if (!pendingGo.ping) {
-      fire();
+      // No server check for this step, but never post into a known-dead network.
+      if (navigator.onLine === false) waitForNetwork();
+      else fire();
       return;
     }
     window
@@ -649,6 +651,10 @@
     return offlineUrls.indexOf(pathname) !== -1;
   }
 
+  function offlineReady() {
+    return root.getAttribute("data-offline-ready") === "true";
+  }
+
   document.addEventListener("click", function (event) {
     var link = event.target.closest ? event.target.closest("a[href]") : null;
     if (!link || link.origin !== window.location.origin) return;
@@ -656,7 +662,10 @@
     if (link.pathname.indexOf("/tablet/") !== 0) return;
     if (link.pathname === window.location.pathname && link.hash) return;
     if (event.defaultPrevented || event.button !== 0 || event.metaKey || event.ctrlKey) return;
-    if (!isLivePage || openable(link.pathname) || link.pathname === "/tablet/exit/") return;
+    if (!isLivePage) return;
+    // With the worker's copies, kept pages open at once and the rest get our offline page;
+    // before it has kept them, any page waits for the network rather than fail to load.
+    if (offlineReady() && (openable(link.pathname) || link.pathname === "/tablet/exit/")) return;
     event.preventDefault();
     whenReady(function () {
       go(link.href);
@@ -719,8 +728,7 @@
       var nav = button ? button.value : "next";
       var url = root.getAttribute(nav === "back" ? "data-back-url" : "data-next-url");
       if (!url) return;
-      var kept = root.getAttribute("data-offline-ready") === "true";
-      if (!kept || (nav !== "back" && root.hasAttribute("data-next-needs-network"))) {
+      if (!offlineReady() || (nav !== "back" && root.hasAttribute("data-next-needs-network"))) {
         // The review needs the network; so does any page before the worker has kept them.
         whenReady(function () {
           go(url);

@@ -332,3 +332,32 @@ def test_an_idle_tablet_reloaded_offline_shows_no_answers(
     context.set_offline(False)
     page.wait_for_url("**/tablet/locked/", timeout=30_000)
     assert KioskSession.objects.get(assessment=assessment).locked
+
+
+def test_without_the_service_worker_next_waits_for_the_network_instead_of_failing(
+    browser, live_server, patient
+):
+    """No worker (blocked here; an old browser, or the first second before it installs):
+    nothing is kept, so Next waits for the network and says so; never the error page."""
+    assessment = patient.assessment
+    context = browser.new_context(
+        viewport={"width": 768, "height": 1024},
+        base_url=live_server.url,
+        service_workers="block",
+    )
+    try:
+        page = context.new_page()
+        open_kiosk(context, live_server, patient)
+        page.goto("/tablet/page/PWB/")
+        context.set_offline(True)
+        answer(page, "GP1", 2)
+        page.click("button[value=next]")
+        page.wait_for_selector("[data-save-status][data-state='wait-nav']")
+        assert "This step needs the network" in page.inner_text("[data-save-status]")
+        assert page.url.endswith("/tablet/page/PWB/")
+        context.set_offline(False)
+        page.wait_for_url("**/tablet/page/SWB/", timeout=30_000)
+        assert stored(assessment) == {"GP1": 2}
+        assert page.get_attribute("main", "data-offline-ready") is None
+    finally:
+        context.close()
