@@ -40,7 +40,29 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assessments", type=int, default=100)
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
     args = parser.parse_args()
+    try:
+        return run(args)
+    finally:
+        if not args.keep_db:
+            drop_scratch_database()
+
+
+def drop_scratch_database() -> None:
+    import os
+    from urllib.parse import urlparse, urlunparse
+
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def run(args: argparse.Namespace) -> int:
 
     setup_scratch_database(DB_NAME)
     from django.conf import settings
