@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html_join
@@ -21,12 +22,14 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from surveys.models import (
     AnalysisRun,
+    AnswerTap,
     Arm,
     Assessment,
     AuditEvent,
     ExportJob,
     OdmOid,
     Participant,
+    PreservedAnswer,
     Site,
     TaskRun,
     Trial,
@@ -285,3 +288,45 @@ class ExportJobAdmin(ReadOnlyAdmin):
 @admin.register(AnalysisRun)
 class AnalysisRunAdmin(ReadOnlyAdmin):
     list_display = ("pk", "status", "created_by", "created_at", "snapshot_hash")
+
+
+@admin.register(AnswerTap)
+class AnswerTapAdmin(ReadOnlyAdmin):
+    """Every answer a tablet delivered and what became of it (read-only)."""
+
+    list_display = (
+        "received_at",
+        "assessment",
+        "item_code",
+        "value",
+        "declined",
+        "tapped_at",
+        "outcome",
+        "kiosk_session",
+        "from_ended_session",
+    )
+    list_filter = ("outcome", "from_ended_session")
+    search_fields = ("assessment__participant__study_id", "idempotency_key")
+    list_select_related = ("assessment",)
+
+
+@admin.register(PreservedAnswer)
+class PreservedAnswerAdmin(ReadOnlyAdmin):
+    """Answers kept because the assessment took no more answers (read-only)."""
+
+    list_display = (
+        "received_at",
+        "assessment",
+        "item_code",
+        "value",
+        "declined",
+        "tapped_at",
+        "closed_reason",
+        "kiosk_session",
+    )
+    list_filter = ("closed_reason",)
+    search_fields = ("assessment__participant__study_id",)
+    list_select_related = ("assessment",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PreservedAnswer]:
+        return super().get_queryset(request).filter(outcome=AnswerTap.Outcome.PRESERVED)

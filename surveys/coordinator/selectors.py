@@ -10,7 +10,7 @@ import datetime as dt
 
 from django.db.models import Count, QuerySet
 
-from surveys.models import Assessment, Participant, Site
+from surveys.models import AnswerTap, Assessment, Participant, Site
 from surveys.models.assessment import (
     OVERDUE_DAYS,
     answerable_q,
@@ -93,4 +93,14 @@ def worklist_counts(*, sites: QuerySet[Site], now: dt.datetime) -> dict[str, int
         missed=Count("pk", filter=missing_reason_q()),
         upcoming=Count("pk", filter=opening_within_q(now, UPCOMING_DAYS)),
         all=Count("pk"),
+    )
+
+
+def preserved_answers(participant: Participant) -> QuerySet[AnswerTap]:
+    """Answers a tablet delivered after her assessment had closed: kept, never applied."""
+    return (
+        AnswerTap.objects.preserved()
+        .filter(assessment__participant=participant)
+        .select_related("assessment__visit")
+        .order_by("assessment__visit__number", "item_code", "tapped_at", "pk")
     )

@@ -247,6 +247,7 @@ class ParticipantDetailView(CoordinatorView):
                 "participant": participant,
                 "assessments": assessments,
                 "events": events,
+                "preserved_answers": selectors.preserved_answers(participant),
                 "now": now,
                 "missed_form": forms.get("missed_form") or MissedReasonForm(),
                 "missed_form_for": forms.get("missed_form_for"),

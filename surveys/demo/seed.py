@@ -27,6 +27,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
+from surveys import instrumentation
 from surveys.accounts.roles import COORDINATOR, STATISTICIAN
 from surveys.demo.plan import (
     VISITS,
@@ -39,6 +40,7 @@ from surveys.demo.plan import (
 from surveys.models import Assessment, Participant, Response, Site, Trial
 from surveys.statistician.analysis.presets import AnalysisPreset, e2108_paper_preset
 from surveys.tablet.answers import assessment_submit, response_save
+from surveys.tablet.kiosk import kiosk_answer, kiosk_start, kiosk_submit
 from surveys.trial.participants import (
     assessment_record_missed_reason,
     assessment_refresh,
@@ -256,6 +258,73 @@ class _Player:
         )
 
 
+def _replaced_tablet(timeline: Timeline) -> None:
+    """Last evening at NEC: a tablet lost its network and was replaced; its queue came late.
+
+    A recently randomized woman (after the paper's cut-off, so no analysis
+    changes) answered a few items on tablet 1, tapped two more while it was
+    offline, finished on tablet 2 and sent the form; tablet 1 came back online
+    afterwards: its two answers are kept for the coordinator (the participant
+    page's "Answers kept after the questionnaire closed"), with the audit trail.
+    Times are relative to the as-of date, so the story is the same on any date.
+    """
+    start = timeline.now - dt.timedelta(minutes=50)
+    assessment = (
+        Assessment.objects.filter(
+            participant__site__code="NEC",
+            participant__randomized_on__gt=timeline.cutoff,
+            participant__off_study_on__isnull=True,
+            status__in=[Assessment.Status.SCHEDULED, Assessment.Status.OPEN],  # not started
+            opens_at__lte=start,
+            closes_at__gt=timeline.now,
+        )
+        .order_by("participant__study_id", "visit__number")
+        .first()
+    )
+    if assessment is None:
+        return
+    assessment_refresh(assessment=assessment, now=start)  # its window had opened
+    coordinator = get_user_model().objects.get(username="coord_east")
+    codes = list(instrumentation.items(assessment.instrument_version))
+    answers = {code: (n * 7) % 5 for n, code in enumerate(codes)}  # any fixed answers
+
+    def hand_over(at: dt.datetime) -> str:
+        return kiosk_start(
+            assessment_id=assessment.pk,
+            started_by=coordinator,
+            pin="2108",
+            assistance="none",
+            now=at,
+        ).token
+
+    def tap(token: str, code: str, value: int, tapped: dt.datetime, sent: dt.datetime) -> None:
+        kiosk_answer(
+            token=token,
+            assessment_id=assessment.pk,
+            item_code=code,
+            value=value,
+            idempotency_key=f"demo-{token[:8]}-{code}",
+            tapped_at=tapped,
+            now=sent,
+        )
+
+    tablet1 = hand_over(start)
+    for n, code in enumerate(codes[:5]):
+        at = start + dt.timedelta(seconds=30 + 20 * n)
+        tap(tablet1, code, answers[code], at, at)
+    # Offline: two more taps wait on tablet 1; she goes on with tablet 2.
+    queued = [
+        (code, start + dt.timedelta(minutes=4, seconds=15 * n)) for n, code in enumerate(codes[5:7])
+    ]
+    tablet2 = hand_over(start + dt.timedelta(minutes=8))
+    for n, code in enumerate(codes[5:]):
+        at = start + dt.timedelta(minutes=9, seconds=20 * n)
+        tap(tablet2, code, answers[code], at, at)
+    kiosk_submit(token=tablet2, now=start + dt.timedelta(minutes=25))
+    for code, tapped in queued:  # tablet 1 is back online: its taps are kept, not applied
+        tap(tablet1, code, (answers[code] + 1) % 5, tapped, start + dt.timedelta(minutes=40))
+
+
 @transaction.atomic
 def seed_demo(*, as_of: dt.date, seed: int | None = None) -> tuple[Trial, AnalysisPreset]:
     """Create the demo trial as of ``as_of``: sites, logins, participants' histories, preset.
@@ -270,6 +339,7 @@ def seed_demo(*, as_of: dt.date, seed: int | None = None) -> tuple[Trial, Analys
         Site.objects.create(code=code, name=name, timezone=tz, country=country)
     create_users()
     _Player(timeline, trial).play()
+    _replaced_tablet(timeline)
     preset = e2108_paper_preset(
         trial=trial,
         cutoff=timeline.cutoff,

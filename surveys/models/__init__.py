@@ -10,7 +10,7 @@ from surveys.models.assessment import (
 )
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
-from surveys.models.kiosk import InstrumentText, KioskSession
+from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
 from surveys.models.presets import AnalysisPreset
 from surveys.models.trial import Arm, OdmOid, Participant, Site, Trial, Visit
 
@@ -21,6 +21,7 @@ __all__ = [
     "Actor",
     "AnalysisPreset",
     "AnalysisRun",
+    "AnswerTap",
     "Arm",
     "Assessment",
     "AuditEvent",
@@ -32,6 +33,7 @@ __all__ = [
     "KioskSession",
     "OdmOid",
     "Participant",
+    "PreservedAnswer",
     "Response",
     "ResponseCorrection",
     "Score",

@@ -282,6 +282,12 @@ class Response(models.Model):
     value = models.PositiveSmallIntegerField(null=True, blank=True)
     declined = models.BooleanField(default=False)
     saved_at = models.DateTimeField()
+    tapped_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When she tapped the stored value: the latest tap wins, whichever tablet "
+        "delivers it first. Empty on rows not stored through the tablet's answer service.",
+    )
     idempotency_key = models.CharField(max_length=64, blank=True)
     revision = models.PositiveIntegerField(default=1)
 

@@ -1,16 +1,30 @@
 """Saving answers and submitting an assessment.
 
-Every save is idempotent: the same idempotency key (or the same value)
-stored twice changes nothing, so a retry after a dropped connection, a
-double tap, or a replay from the tablet's offline queue never duplicates an
-answer. Submission scores the form through ``scoring/`` and completes the
-assessment exactly once, however many times it is posted.
+Every answer carries its item, value, idempotency key and the time it was
+tapped, and leaves one :class:`~surveys.models.AnswerTap` row saying what
+became of it. The rules (``docs/tablet.md``):
+
+* **A key names one tap for ever.** The same key with the same answer is a
+  replay: nothing changes and the first outcome is reported again (a retry
+  after a dropped connection, a double send from the offline queue). The same
+  key with another item or value is refused (:class:`KeyConflict`, HTTP 409)
+  and changes nothing.
+* **The latest tap wins**, by tap time, whichever tablet delivers it first: a
+  tap older than the stored answer's is recorded (outcome ``older``) but
+  changes nothing; the same value tapped again later moves the stored tap
+  time forward, so an older, different tap arriving afterwards cannot win.
+* **An assessment that takes no answers** refuses them (AnswerRejected,
+  ``status``), unless the caller asks to *preserve* them: the tablet's late
+  answers are then kept as ``preserved`` rows with the reason, for the
+  coordinator, and the form's answers are not touched.
+
+Submission scores the form through ``scoring/`` and completes the assessment
+exactly once, however many times it is posted.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +36,10 @@ from scoring.instruments import RESPONSE_VALUES
 from surveys import instrumentation
 from surveys.models import (
     Actor,
+    AnswerTap,
     Assessment,
     AuditEvent,
+    KioskSession,
     Response,
     ResponseCorrection,
     actor_fields,
@@ -32,6 +48,7 @@ from surveys.trial.scores import assessment_score, score_store
 from surveys.trial.transitions import assessment_transition
 
 S = Assessment.Status
+Outcome = AnswerTap.Outcome
 MAX_KEY_LENGTH = 64
 
 
@@ -39,11 +56,41 @@ class AnswerRejected(ValidationError):
     """A save or submission the server refuses; nothing was stored."""
 
 
+class KeyConflict(AnswerRejected):
+    """An idempotency key already used for another answer (HTTP 409); nothing was stored."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, code="key_conflict")
+
+
 @dataclass(frozen=True)
 class SaveResult:
-    response: Response
-    created: bool
-    changed: bool
+    """What became of one delivered answer.
+
+    *response* is the form's answer to the item as it now stands (None when the
+    answer was preserved without one); *tap* the log row of this delivery (for
+    a replay, the row of the first delivery).
+    """
+
+    response: Response | None
+    tap: AnswerTap
+    replay: bool = False
+
+    @property
+    def outcome(self) -> str:
+        return self.tap.outcome
+
+    @property
+    def created(self) -> bool:
+        return not self.replay and self.tap.outcome == Outcome.CREATED
+
+    @property
+    def changed(self) -> bool:
+        return not self.replay and self.tap.outcome in (Outcome.CREATED, Outcome.CHANGED)
+
+    @property
+    def preserved(self) -> bool:
+        return self.tap.outcome == Outcome.PRESERVED
 
 
 def _check_answer(assessment: Assessment, item_code: str, value: Any, declined: bool) -> None:
@@ -62,18 +109,145 @@ def _check_answer(assessment: Assessment, item_code: str, value: Any, declined: 
         )
 
 
-def _lock_answerable(
-    assessment_id: int, now: dt.datetime, guard: Callable[[Assessment], None] | None = None
-) -> Assessment:
-    assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
-    if guard is not None:
-        guard(assessment)
-    if not assessment.is_answerable(now):
-        raise AnswerRejected(
-            f"this assessment is {assessment.get_status_display().lower()} and takes no answers",
-            code="status",
+def closed_reason(assessment: Assessment) -> str:
+    """Why an assessment that takes no answers takes none (an AnswerTap.ClosedReason)."""
+    if assessment.status == S.COMPLETED:
+        return AnswerTap.ClosedReason.COMPLETED
+    if assessment.status == S.NOT_EXPECTED:
+        return AnswerTap.ClosedReason.NOT_EXPECTED
+    return AnswerTap.ClosedReason.WINDOW_CLOSED  # missed, or still open after its window closed
+
+
+def _earlier_tap(
+    assessment: Assessment, key: str, item_code: str, value: int | None, declined: bool
+) -> AnswerTap | None:
+    """The tap this key already names (a replay), or None; KeyConflict for another answer."""
+    if not key:
+        return None
+    tap = AnswerTap.objects.filter(assessment=assessment, idempotency_key=key).first()
+    if tap is None:
+        return None
+    if (tap.item_code, tap.value, tap.declined) != (item_code, value, declined):
+        raise KeyConflict(
+            f"the idempotency key {key!r} was already used for another answer "
+            f"({tap.item_code}={'declined' if tap.declined else tap.value}); nothing was stored"
         )
-    return assessment
+    return tap
+
+
+def _store(
+    assessment: Assessment,
+    *,
+    item_code: str,
+    value: int | None,
+    declined: bool,
+    key: str,
+    tapped_at: dt.datetime,
+    now: dt.datetime,
+    actor: Actor,
+) -> tuple[Response, str]:
+    """Apply one tap to the form's answer by the latest-tap-wins rule; (answer, outcome)."""
+    existing = Response.objects.filter(assessment=assessment, item_code=item_code).first()
+    if existing is None:
+        response = Response.objects.create(
+            assessment=assessment,
+            item_code=item_code,
+            value=value,
+            declined=declined,
+            saved_at=now,
+            tapped_at=tapped_at,
+            idempotency_key=key,
+        )
+        if assessment.status == S.OPEN:
+            assessment_transition(
+                assessment=assessment,
+                to_status=S.IN_PROGRESS,
+                at=now,
+                actor=actor,
+                reason="first answer saved",
+                started_at=now,
+            )
+        return response, Outcome.CREATED
+    stored_tap = existing.tapped_at or existing.saved_at
+    if tapped_at < stored_tap:
+        return existing, Outcome.OLDER
+    if existing.value == value and existing.declined == declined:
+        if tapped_at > stored_tap:  # tapped again later: an older, different tap must not win
+            existing.tapped_at = tapped_at
+            existing.save(update_fields=["tapped_at"])
+        return existing, Outcome.UNCHANGED
+    existing.value, existing.declined = value, declined
+    existing.saved_at, existing.tapped_at, existing.idempotency_key = now, tapped_at, key
+    existing.revision += 1
+    existing.save(
+        update_fields=["value", "declined", "saved_at", "tapped_at", "idempotency_key", "revision"]
+    )
+    return existing, Outcome.CHANGED
+
+
+def answer_record(
+    *,
+    assessment: Assessment,
+    item_code: str,
+    value: int | None,
+    declined: bool = False,
+    idempotency_key: str = "",
+    tapped_at: dt.datetime | None = None,
+    now: dt.datetime,
+    actor: Actor = "kiosk",
+    kiosk_session: KioskSession | None = None,
+    from_ended_session: bool = False,
+    preserve_when_closed: bool = False,
+) -> SaveResult:
+    """Record one answer on an assessment row the caller has locked (``select_for_update``).
+
+    Raises AnswerRejected (nothing stored) for a bad item, value or key, a key
+    already used for another answer (KeyConflict), or, unless
+    *preserve_when_closed*, an assessment that takes no answers. *tapped_at*
+    defaults to *now* and is never after it.
+    """
+    if len(idempotency_key) > MAX_KEY_LENGTH:
+        raise AnswerRejected("idempotency key too long", code="key")
+    _check_answer(assessment, item_code, value, declined)
+    earlier = _earlier_tap(assessment, idempotency_key, item_code, value, declined)
+    if earlier is not None:
+        current = Response.objects.filter(assessment=assessment, item_code=item_code).first()
+        return SaveResult(current, earlier, replay=True)
+    tapped = min(tapped_at or now, now)
+    tap = AnswerTap(
+        assessment=assessment,
+        kiosk_session=kiosk_session,
+        from_ended_session=from_ended_session,
+        item_code=item_code,
+        value=value,
+        declined=declined,
+        idempotency_key=idempotency_key,
+        tapped_at=tapped,
+        received_at=now,
+    )
+    if not assessment.is_answerable(now):
+        if not preserve_when_closed:
+            raise AnswerRejected(
+                f"this assessment is {assessment.get_status_display().lower()} "
+                "and takes no answers",
+                code="status",
+            )
+        tap.outcome, tap.closed_reason = Outcome.PRESERVED, closed_reason(assessment)
+        tap.save()
+        current = Response.objects.filter(assessment=assessment, item_code=item_code).first()
+        return SaveResult(current, tap)
+    response, tap.outcome = _store(
+        assessment,
+        item_code=item_code,
+        value=value,
+        declined=declined,
+        key=idempotency_key,
+        tapped_at=tapped,
+        now=now,
+        actor=actor,
+    )
+    tap.save()
+    return SaveResult(response, tap)
 
 
 @transaction.atomic
@@ -84,51 +258,26 @@ def response_save(
     value: int | None,
     declined: bool = False,
     idempotency_key: str = "",
+    tapped_at: dt.datetime | None = None,
     now: dt.datetime,
     actor: Actor = "kiosk",
-    guard: Callable[[Assessment], None] | None = None,
 ) -> SaveResult:
     """Store one answer (insert or change), once. Raises AnswerRejected.
 
-    *guard*, if given, is called with the assessment row locked, before any
-    other check or write; it raises to refuse the save (the tablet's kiosk
-    session check, see ``surveys.tablet.kiosk.kiosk_answer``).
+    The tablet goes through ``surveys.tablet.kiosk.kiosk_answer`` (its kiosk
+    session, late answers, tap-time bounds); this is the plain save.
     """
-    if len(idempotency_key) > MAX_KEY_LENGTH:
-        raise AnswerRejected("idempotency key too long", code="key")
-    assessment = _lock_answerable(assessment_id, now, guard)
-    _check_answer(assessment, item_code, value, declined)
-    existing = Response.objects.filter(assessment=assessment, item_code=item_code).first()
-    if existing is not None:
-        replay = idempotency_key and existing.idempotency_key == idempotency_key
-        same = existing.value == value and existing.declined == declined
-        if replay or same:
-            return SaveResult(existing, created=False, changed=False)
-        existing.value, existing.declined = value, declined
-        existing.saved_at, existing.idempotency_key = now, idempotency_key
-        existing.revision += 1
-        existing.save(
-            update_fields=["value", "declined", "saved_at", "idempotency_key", "revision"]
-        )
-        return SaveResult(existing, created=False, changed=True)
-    response = Response.objects.create(
+    assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
+    return answer_record(
         assessment=assessment,
         item_code=item_code,
         value=value,
         declined=declined,
-        saved_at=now,
         idempotency_key=idempotency_key,
+        tapped_at=tapped_at,
+        now=now,
+        actor=actor,
     )
-    if assessment.status == S.OPEN:
-        assessment_transition(
-            assessment=assessment,
-            to_status=S.IN_PROGRESS,
-            at=now,
-            actor=actor,
-            reason="first answer saved",
-            started_at=now,
-        )
-    return SaveResult(response, created=True, changed=True)
 
 
 @transaction.atomic

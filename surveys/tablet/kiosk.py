@@ -3,11 +3,18 @@
 A coordinator hands one open assessment over on a tablet: ``kiosk_start``
 creates the only live session for it (ending any earlier one, e.g. on a
 tablet that lost its network) with a PIN hashed by Django's password
-hashers. Every answer and the submission go through the session: the
-assessment row is locked first and the session re-read under that lock, so
-an answer from a tablet whose session was just replaced is refused, never
-half-stored. Idle tablets lock; the PIN (or a coordinator's login) unlocks
-or leaves the kiosk; submission ends the session.
+hashers. Every answer and the submission go through a session: the
+assessment row is locked first and the session re-read under that lock.
+Idle tablets lock; the PIN (or a coordinator's login) unlocks or leaves the
+kiosk; submission ends the session.
+
+A session that has ended (replaced by a hand-off on another tablet, taken
+back, or submitted) shows no more questions, but its tablet may still
+deliver the answers she tapped before it knew: they belong to the same
+assessment and are stored by the latest-tap-wins rule, or preserved for the
+coordinator when the assessment no longer takes answers, each with an audit
+event naming the ended session. A session for another assessment, an unknown
+token or no session at all is refused and nothing is stored.
 
 Lock order everywhere: the assessment row, then kiosk session rows.
 """
@@ -23,16 +30,27 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.db.models import Min
 
 from surveys.accounts.roles import is_coordinator, visible_sites
-from surveys.models import Actor, Assessment, AuditEvent, KioskSession, actor_fields
-from surveys.tablet.answers import AnswerRejected, SaveResult, assessment_submit, response_save
+from surveys.models import Actor, AnswerTap, Assessment, AuditEvent, KioskSession, actor_fields
+from surveys.tablet.answers import (
+    AnswerRejected,
+    SaveResult,
+    answer_record,
+    assessment_submit,
+)
 
 PIN_RE = re.compile(r"^[0-9]{4,8}$")
 #: Activity is written at most this often (every answer would otherwise be a second UPDATE).
 TOUCH_EVERY = dt.timedelta(seconds=15)
 #: Time on one page visit counts at most this long (a tablet left alone is not "reading").
 MAX_PAGE_SECONDS = 30 * 60
+#: A tap time is a whole number of milliseconds since the epoch within these years.
+EPOCH_MS_RANGE = (
+    dt.datetime(2000, 1, 1, tzinfo=dt.UTC).timestamp() * 1000,
+    dt.datetime(2200, 1, 1, tzinfo=dt.UTC).timestamp() * 1000,
+)
 
 End = KioskSession.EndReason
 
@@ -102,7 +120,7 @@ def kiosk_start(
     for old in KioskSession.objects.select_for_update().filter(
         assessment=assessment, ended_at__isnull=True
     ):
-        old.ended_at, old.end_reason = now, End.COORDINATOR
+        old.ended_at, old.end_reason = now, End.REPLACED
         old.save(update_fields=["ended_at", "end_reason"])
         _audit_end(old, now=now, actor=started_by, reason="replaced by a new tablet hand-off")
     changes: dict[str, Any] = {"assistance": assistance}
@@ -138,8 +156,11 @@ def kiosk_start(
     return session
 
 
-def _live_session_for(token: str, assessment_id: int) -> KioskSession:
-    """Re-read the session (call with the assessment row locked) and check it may act."""
+def _session_for(token: str, assessment_id: int) -> KioskSession:
+    """Re-read the session (call with the assessment row locked): it must be this assessment's.
+
+    An ended session passes: it may still deliver answers, never show pages.
+    """
     session = KioskSession.objects.filter(token=token).first()
     if session is None:
         raise KioskDenied("no questionnaire is open on this tablet", code="kiosk_missing")
@@ -147,8 +168,6 @@ def _live_session_for(token: str, assessment_id: int) -> KioskSession:
         raise KioskDenied(
             "this tablet session is for another questionnaire", code="kiosk_other_assessment"
         )
-    if not session.is_live:
-        raise KioskDenied("this tablet session has ended", code="kiosk_ended")
     return session
 
 
@@ -161,6 +180,85 @@ def kiosk_touch(session: KioskSession, *, now: dt.datetime) -> None:
         session.last_activity_at = now
 
 
+def tap_time_from_client(
+    tapped_ms: float | None, sent_ms: float | None, *, now: dt.datetime
+) -> dt.datetime | None:
+    """The server-clock instant of a tap the tablet timed with its own clock.
+
+    With both the tap time and the send time (milliseconds since the epoch on
+    the tablet's clock), the tap's *age* is measured on one clock, so a tablet
+    whose clock is wrong still orders its taps correctly against another
+    tablet's: tap = now − (sent − tapped), the age never negative. With only
+    the tap time it is taken as it is. Bounds come afterwards
+    (:func:`bound_tap_time`). None when the tablet sent no tap time.
+    """
+    if tapped_ms is None:
+        return None
+    if sent_ms is not None:
+        return now - dt.timedelta(milliseconds=max(0.0, sent_ms - tapped_ms))
+    return dt.datetime.fromtimestamp(tapped_ms / 1000, tz=dt.UTC)
+
+
+def bound_tap_time(
+    session: KioskSession, tapped_at: dt.datetime | None, *, now: dt.datetime
+) -> dt.datetime:
+    """The rule for a tablet's tap time: never after the server's now, never before the
+    assessment was first handed over.
+
+    The lower bound is the start of the delivering session, or of an earlier
+    session of the same assessment when the tap is older than that (taps queued
+    on this tablet under a session that was since replaced are delivered with
+    the tablet's current one). Without a tap time the tap is *now*.
+    """
+    if tapped_at is None or tapped_at >= now:
+        return now
+    if tapped_at >= session.started_at:
+        return tapped_at
+    first = KioskSession.objects.filter(assessment_id=session.assessment_id).aggregate(
+        first=Min("started_at")
+    )["first"]
+    return max(tapped_at, first or session.started_at)
+
+
+def _audit_tap(session: KioskSession, result: SaveResult, *, now: dt.datetime) -> None:
+    """Audit a delivered answer that was not an ordinary save by the live session."""
+    tap = result.tap
+    ended = tap.from_ended_session
+    if tap.outcome == AnswerTap.Outcome.PRESERVED:
+        action = AuditEvent.Action.ANSWER_PRESERVED
+        reason = f"kept for the coordinator: {tap.get_closed_reason_display().lower()}"
+    elif ended:
+        action = AuditEvent.Action.LATE_ANSWER
+        reason = f"from an ended tablet session ({session.get_end_reason_display().lower()}): "
+        reason += tap.get_outcome_display().lower()
+    elif tap.outcome == AnswerTap.Outcome.OLDER:
+        action = AuditEvent.Action.OLDER_ANSWER
+        reason = "not applied: a later tap of this item is stored"
+    else:
+        return
+    AuditEvent.objects.create(
+        at=now,
+        action=action,
+        participant_id=session.assessment.participant_id,
+        assessment_id=session.assessment_id,
+        reason=reason,
+        details={
+            "kiosk_session": session.pk,
+            "session_ended": ended,
+            "session_end_reason": session.end_reason,
+            "item": tap.item_code,
+            "value": tap.value,
+            "declined": tap.declined,
+            "tapped_at": tap.tapped_at.isoformat(),
+            "key": tap.idempotency_key,
+            "outcome": tap.outcome,
+            "answer_tap": tap.pk,
+        },
+        actor_label="kiosk",
+    )
+
+
+@transaction.atomic
 def kiosk_answer(
     *,
     token: str,
@@ -169,39 +267,48 @@ def kiosk_answer(
     value: int | None,
     declined: bool = False,
     idempotency_key: str = "",
+    tapped_at: dt.datetime | None = None,
     now: dt.datetime,
 ) -> SaveResult:
-    """Save one answer tapped on the tablet whose session is *token*.
+    """Deliver one answer tapped on the tablet whose session is *token*.
 
-    KioskDenied (nothing stored) when the session is absent, ended or for
-    another assessment; AnswerRejected (nothing stored) for a bad value, an
-    unknown item, or an assessment that is not open or in progress. A locked
-    session still takes answers: they were tapped before the screen locked
-    and wait in the tablet's queue.
+    KioskDenied (nothing stored) when the session is unknown or for another
+    assessment; AnswerRejected (nothing stored) for a bad value, an unknown
+    item, or an idempotency key already used for another answer. A locked or
+    an ended session still delivers: its answers were tapped before the screen
+    locked or before the tablet learnt it had been replaced. An assessment
+    that no longer takes answers keeps them as preserved answers (the form is
+    not touched). The tap time is bounded by :func:`bound_tap_time`.
 
-    The session is checked inside ``response_save``'s transaction, with the
-    assessment row locked (the lock ``kiosk_start`` takes to end sessions),
-    so a tablet whose session was just replaced cannot slip an answer in.
+    The assessment row is locked first (the lock ``kiosk_start`` takes to end
+    sessions), then the session re-read, so a replacement cannot interleave.
     """
-
-    def guard(assessment: Assessment) -> None:
-        session = _live_session_for(token, assessment.pk)
-        kiosk_touch(session, now=now)
-
     try:
-        return response_save(
-            assessment_id=assessment_id,
-            item_code=item_code,
-            value=value,
-            declined=declined,
-            idempotency_key=idempotency_key,
-            now=now,
-            guard=guard,
-        )
+        assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
     except Assessment.DoesNotExist:
         raise KioskDenied(
             "this tablet session is for another questionnaire", code="kiosk_other_assessment"
         ) from None
+    session = _session_for(token, assessment.pk)
+    session.assessment = assessment
+    result = answer_record(
+        assessment=assessment,
+        item_code=item_code,
+        value=value,
+        declined=declined,
+        idempotency_key=idempotency_key,
+        tapped_at=bound_tap_time(session, tapped_at, now=now),
+        now=now,
+        actor="kiosk",
+        kiosk_session=session,
+        from_ended_session=not session.is_live,
+        preserve_when_closed=True,
+    )
+    if not result.replay:
+        _audit_tap(session, result, now=now)
+    if session.is_live:
+        kiosk_touch(session, now=now)
+    return result
 
 
 @transaction.atomic

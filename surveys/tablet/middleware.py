@@ -6,6 +6,8 @@ the tablet's own URLs (and static files) is sent back to the form. Tablet
 pages are never stored by the browser (``Cache-Control: no-store``), so the
 back button after the tablet was taken back shows no one's answers, and a
 page reached with the back button is fetched again with the saved answers.
+(The offline copies the tablet's service worker keeps are in the Cache API,
+scoped to one kiosk session and dropped when it ends: ``docs/tablet.md``.)
 """
 
 from __future__ import annotations
@@ -37,4 +39,7 @@ class KioskConfinementMiddleware:
         ):
             patch_cache_control(response, no_store=True, no_cache=True, must_revalidate=True)
             response.headers.setdefault("X-Robots-Tag", "noindex")
+        if not in_kiosk and request.path.startswith(TABLET_PREFIX):
+            # No patient on this browser: the tablet's service worker drops any page it kept.
+            response.headers.setdefault("X-Kiosk-State", "none")
         return response

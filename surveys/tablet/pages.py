@@ -83,10 +83,17 @@ class ItemView:
     optional: bool
     value: int | None = None
     declined: bool = False
+    #: when the stored answer was tapped, in milliseconds since the epoch (None: unanswered)
+    tapped_ms: int | None = None
 
     @property
     def answered(self) -> bool:
         return self.value is not None or self.declined
+
+    @property
+    def shown(self) -> str:
+        """The answer as the page shows it: a value, ``declined`` or empty."""
+        return "declined" if self.declined else "" if self.value is None else str(self.value)
 
 
 @dataclass
@@ -122,6 +129,10 @@ class FormView:
         return sum(1 for p in self.pages for item in p.items if item.answered)
 
     @property
+    def answered_codes(self) -> list[str]:
+        return [item.code for p in self.pages for item in p.items if item.answered]
+
+    @property
     def demo_wording(self) -> bool:
         return any(p.demo_wording for p in self.pages)
 
@@ -153,17 +164,17 @@ def form_for(assessment: Assessment) -> FormView:
     texts = item_texts(pinned, assessment.language)
     items = instrumentation.items(pinned)
     saved = {
-        code: (value, declined)
-        for code, value, declined in Response.objects.filter(assessment=assessment).values_list(
-            "item_code", "value", "declined"
-        )
+        code: (value, declined, tapped or stored)
+        for code, value, declined, tapped, stored in Response.objects.filter(
+            assessment=assessment
+        ).values_list("item_code", "value", "declined", "tapped_at", "saved_at")
     }
     pages = []
     for number, section in enumerate(instrumentation.sections(pinned), start=1):
         page = PageView(code=section.code, title=section_title(section), number=number)
         for index, code in enumerate(section.items, start=1):
             text, licensed = texts[code]
-            value, declined = saved.get(code, (None, False))
+            value, declined, tapped = saved.get(code, (None, False, None))
             page.items.append(
                 ItemView(
                     code=code,
@@ -173,6 +184,7 @@ def form_for(assessment: Assessment) -> FormView:
                     optional=items[code].optional,
                     value=value,
                     declined=declined,
+                    tapped_ms=int(tapped.timestamp() * 1000) if tapped else None,
                 )
             )
         pages.append(page)

@@ -4,17 +4,27 @@ Thin HTTP translation over ``surveys.tablet.kiosk`` (writes) and
 ``surveys.tablet.pages`` (reads). Every patient page renders in the language
 pinned on the assessment, never the browser's. Pages work as plain form
 posts; ``static/js/tablet.js`` adds saving on every tap through the JSON
-answer endpoint.
+answer endpoint, and the service worker (``/tablet/sw.js``) keeps the form
+working offline (``docs/tablet.md``).
+
+Every patient page says to the service worker which kiosk session it belongs
+to and in what state (``X-Kiosk-Session``, ``X-Kiosk-State``), and whether it
+may be kept for offline use (``X-Kiosk-Offline: cache``); the HTTP cache
+still gets ``no-store``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login, logout
 from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,11 +35,12 @@ from django.views import View
 from django.views.decorators.cache import never_cache
 
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
-from surveys.models import Actor, Assessment, KioskSession
+from surveys.models import Actor, AnswerTap, Assessment, KioskSession
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.forms import HandOffForm, PinForm
 from surveys.tablet.kiosk import (
+    EPOCH_MS_RANGE,
     KioskDenied,
     kiosk_add_page_time,
     kiosk_answer,
@@ -43,6 +54,7 @@ from surveys.tablet.kiosk import (
     kiosk_unlock,
     may_release,
     pin_matches,
+    tap_time_from_client,
 )
 from surveys.tablet.middleware import SESSION_KEY
 
@@ -50,6 +62,9 @@ SESSION_PAGE = "kiosk_page"
 SESSION_PIN_FAILURES = "kiosk_pin_failures"
 MAX_PIN_FAILURES = 5
 INTRO, REVIEW = pages.INTRO, pages.REVIEW
+#: Sent by the service worker when it fetches a page ahead for offline use: no page clock.
+PREFETCH_HEADER = "X-Kiosk-Prefetch"
+SERVICE_WORKER = "js/tablet-sw.js"
 
 
 # --------------------------------------------------------------------------- hand-off
@@ -124,7 +139,29 @@ def _token(request: HttpRequest) -> str | None:
 def _message(
     request: HttpRequest, kind: str, status: int, kiosk: KioskSession | None = None
 ) -> HttpResponse:
-    return render(request, "tablet/message.html", {"kind": kind, "kiosk": kiosk}, status=status)
+    """A full-page message; for an ended or closed session, what became of its late answers."""
+    context: dict[str, Any] = {"kind": kind, "kiosk": kiosk}
+    if kiosk is not None and kind in ("ended", "closed"):
+        context["assessment"] = kiosk.assessment
+        context["idle_seconds"] = settings.KIOSK_IDLE_SECONDS
+        context["rendered_at"] = int(timezone.now().timestamp() * 1000)
+        context["kept"] = AnswerTap.objects.filter(
+            kiosk_session=kiosk, outcome=AnswerTap.Outcome.PRESERVED
+        ).count()
+    return render(request, "tablet/message.html", context, status=status)
+
+
+def kiosk_state(kiosk: KioskSession | None, now: Any) -> str:
+    """What the service worker is told about this browser's kiosk session."""
+    if kiosk is None:
+        return "none"
+    if not kiosk.is_live:
+        return "submitted" if kiosk.end_reason == KioskSession.EndReason.SUBMITTED else "ended"
+    if kiosk.locked:
+        return "locked"
+    if not kiosk.assessment.is_answerable(now):
+        return "closed"
+    return "live"
 
 
 @method_decorator(never_cache, name="dispatch")
@@ -141,16 +178,25 @@ class KioskView(View):
     kiosk: KioskSession
     assessment: Assessment
     now: Any
+    #: set by a view that rendered a page the service worker may keep for offline use
+    offline_cacheable = False
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         kiosk = kiosk_get(_token(request))
         if kiosk is None:
-            return _message(request, "missing", status=403)
+            missing = _message(request, "missing", status=403)
+            missing.headers["X-Kiosk-State"] = "none"
+            return missing
         self.kiosk, self.assessment, self.now = kiosk, kiosk.assessment, timezone.now()
+        self.prefetch: bool = request.headers.get(PREFETCH_HEADER) == "1"
         language = self.assessment.language
         with translation.override(language):
             response = self.gate(request) or super().dispatch(request, *args, **kwargs)
         response.headers["Content-Language"] = language
+        response.headers["X-Kiosk-Session"] = str(kiosk.pk)
+        response.headers["X-Kiosk-State"] = kiosk_state(kiosk, self.now)
+        if self.offline_cacheable and response.status_code == 200:
+            response.headers["X-Kiosk-Offline"] = "cache"
         return response
 
     def gate(self, request: HttpRequest) -> HttpResponseBase | None:
@@ -166,7 +212,8 @@ class KioskView(View):
         if kiosk_lock_if_idle(kiosk, now=self.now):
             self.stop_page_clock(request)
             return None if self.allow_locked else redirect("tablet:locked")
-        kiosk_touch(kiosk, now=self.now)
+        if not self.prefetch:
+            kiosk_touch(kiosk, now=self.now)
         return None
 
     # time per page: the clock runs from showing a page until the next page is shown
@@ -183,12 +230,21 @@ class KioskView(View):
         since = self.now.timestamp() if then_show else None
         request.session[SESSION_PAGE] = {"code": code, "since": since}
 
+    def show_page(self, request: HttpRequest, code: str) -> None:
+        """She is shown page *code* (a page fetched ahead for offline use is not shown)."""
+        self.offline_cacheable = True
+        if not self.prefetch:
+            self.stop_page_clock(request, then_show=code)
+
     def page_context(self, form: pages.FormView, **extra: Any) -> dict[str, Any]:
         return {
             "kiosk": self.kiosk,
             "assessment": self.assessment,
             "form": form,
             "idle_seconds": settings.KIOSK_IDLE_SECONDS,
+            "rendered_at": int(self.now.timestamp() * 1000),
+            "offline_urls": [_page_url(code) for code in (INTRO, *form.codes)]
+            + [reverse("tablet:offline")],
             **extra,
         }
 
@@ -216,7 +272,7 @@ class EntryView(KioskView):
 class IntroView(KioskView):
     def get(self, request: HttpRequest) -> HttpResponse:
         form = pages.form_for(self.assessment)
-        self.stop_page_clock(request, then_show=INTRO)
+        self.show_page(request, INTRO)
         return render(
             request,
             "tablet/intro.html",
@@ -228,10 +284,20 @@ class SectionView(KioskView):
     """One section: GET shows it with saved answers; POST saves them and moves on.
 
     A page posted after the tablet went idle still saves its answers (they
-    were tapped before the lock), then shows the lock screen.
+    were tapped before the lock), then shows the lock screen. A page posted
+    from a tablet whose session has ended, or for an assessment that has
+    closed, still delivers its answers (stored, or preserved for the
+    coordinator) before saying so: no tapped answer is dropped.
     """
 
     allow_locked = True
+
+    def gate(self, request: HttpRequest) -> HttpResponseBase | None:
+        if request.method == "POST" and (
+            not self.kiosk.is_live or not self.assessment.is_answerable(self.now)
+        ):
+            return None  # post() delivers the answers, then shows the message
+        return super().gate(request)
 
     def get(self, request: HttpRequest, code: str) -> HttpResponseBase:
         if self.kiosk.locked:
@@ -240,8 +306,7 @@ class SectionView(KioskView):
         page = form.page(code)
         if page is None:
             raise Http404("no such section")
-        self.stop_page_clock(request, then_show=code)
-        answered_here = sum(1 for item in page.items if item.answered)
+        self.show_page(request, code)
         return render(
             request,
             "tablet/section.html",
@@ -249,8 +314,9 @@ class SectionView(KioskView):
                 form,
                 page=page,
                 scale=pages.response_scale(),
-                answered_elsewhere=form.answered - answered_here,
                 is_last=code == form.codes[-1],
+                next_url=_page_url(form.after(code)),
+                back_url=_page_url(form.before(code)),
             ),
         )
 
@@ -264,10 +330,14 @@ class SectionView(KioskView):
                 self.save_posted(request, item)
         except KioskDenied:
             return _message(request, "ended", status=403, kiosk=self.kiosk)
-        except AnswerRejected as exc:
-            if exc.code == "status":
-                return _message(request, "closed", status=409, kiosk=self.kiosk)
+        except AnswerRejected:
             return _message(request, "invalid", status=400, kiosk=self.kiosk)
+        if not self.kiosk.is_live:
+            if self.kiosk.end_reason == KioskSession.EndReason.SUBMITTED:
+                return redirect("tablet:done")
+            return _message(request, "ended", status=403, kiosk=self.kiosk)
+        if not self.assessment.is_answerable(self.now):
+            return _message(request, "closed", status=409, kiosk=self.kiosk)
         if self.kiosk.locked:
             return redirect("tablet:locked")
         nav = request.POST.get("nav", "next")
@@ -287,6 +357,11 @@ class SectionView(KioskView):
             raise AnswerRejected(f"{raw!r} is not an answer", code="value")
         if item.value == value and item.declined == declined:
             return
+        shown = request.POST.get(f"{item.code}_shown")
+        if shown is not None and shown == ("declined" if declined else raw):
+            # As the page showed it: not tapped on this visit. Another tablet may have
+            # stored a later answer meanwhile, which an untouched field must not undo.
+            return
         kiosk_answer(
             token=self.kiosk.token,
             assessment_id=self.assessment.pk,
@@ -298,9 +373,12 @@ class SectionView(KioskView):
 
 
 class ReviewView(KioskView):
+    """The review: what is still empty, and the send button (never kept for offline use)."""
+
     def get(self, request: HttpRequest) -> HttpResponse:
         form = pages.form_for(self.assessment)
-        self.stop_page_clock(request, then_show=REVIEW)
+        if not self.prefetch:
+            self.stop_page_clock(request, then_show=REVIEW)
         return render(
             request,
             "tablet/review.html",
@@ -417,6 +495,9 @@ class ExitView(KioskView):
             "tablet/exit.html",
             {
                 "kiosk": self.kiosk,
+                "assessment": self.assessment,
+                "idle_seconds": settings.KIOSK_IDLE_SECONDS,
+                "rendered_at": int(self.now.timestamp() * 1000),
                 "pin_form": pin_form or PinForm(),
                 "login_form": login_form or AuthenticationForm(request),
                 "pin_blocked": _pin_failures(request) >= MAX_PIN_FAILURES,
@@ -464,13 +545,40 @@ def _json_error(message: str, code: str, status: int) -> JsonResponse:
     return JsonResponse({"ok": False, "error": message, "code": code}, status=status)
 
 
+def _epoch_ms(body: dict[str, Any], name: str) -> float | None:
+    """An optional instant in milliseconds since the epoch; ValueError when it is not one."""
+    raw = body.get(name)
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise ValueError(f"'{name}' must be milliseconds since 1970-01-01 (a number)")
+    low, high = EPOCH_MS_RANGE
+    if not low <= raw <= high:
+        raise ValueError(f"'{name}' is not a plausible time (milliseconds since 1970-01-01)")
+    return float(raw)
+
+
+def _ms(value: Any) -> int | None:
+    return int(value.timestamp() * 1000) if value is not None else None
+
+
 @method_decorator(never_cache, name="dispatch")
 class AnswerView(View):
-    """``POST /tablet/answer/`` ``{"assessment", "item", "value", "declined", "key"}``.
+    """``POST /tablet/answer/``: one tapped answer from the tablet's queue.
 
-    200 with what was stored; 400 bad request, value or item; 403 no kiosk
-    session, an ended one, or one for another assessment; 409 an assessment
-    that takes no answers. Nothing is stored on any error.
+    Body: ``{"assessment", "item", "value", "declined", "key", "tapped_at", "sent_at"}``
+    (times in milliseconds since the epoch on the tablet's clock; see
+    ``surveys.tablet.kiosk.tap_time_from_client``).
+
+    200 what the form now holds for the item, and what this answer did
+    (``stored``: created, changed, unchanged, older), with ``session``: live
+    or ended (an ended session may deliver its queue, nothing more); 409
+    ``status`` with ``preserved: true`` when the assessment takes no more
+    answers and this one was kept for the coordinator; 409 ``key_conflict``
+    for an idempotency key already used for another answer (nothing stored);
+    400 a bad request, value or item; 403 no kiosk session or one for another
+    assessment (nothing stored). The tablet removes an answer from its queue
+    on 200 or a 409 ``preserved``, never otherwise.
     """
 
     http_method_names = ["post"]
@@ -494,6 +602,11 @@ class AnswerView(View):
                 "'item' and 'key' must be strings, 'declined' true or false", "malformed", 400
             )
         try:
+            tapped_ms, sent_ms = _epoch_ms(body, "tapped_at"), _epoch_ms(body, "sent_at")
+        except ValueError as exc:
+            return _json_error(str(exc), "malformed", 400)
+        now = timezone.now()
+        try:
             result = kiosk_answer(
                 token=token,
                 assessment_id=assessment_id,
@@ -501,25 +614,108 @@ class AnswerView(View):
                 value=body.get("value"),
                 declined=declined,
                 idempotency_key=key,
-                now=timezone.now(),
+                tapped_at=tap_time_from_client(tapped_ms, sent_ms, now=now),
+                now=now,
             )
         except KioskDenied as exc:
             return _json_error(exc.message, exc.code, 403)
         except AnswerRejected as exc:
-            status = 409 if exc.code == "status" else 400
+            status = 409 if exc.code in ("status", "key_conflict") else 400
             return _json_error(exc.messages[0], exc.code or "invalid", status)
+        tap = result.tap
+        if result.replay:  # the first delivery's row: ask about the session as it is now
+            kiosk = kiosk_get(token)
+            live = kiosk is not None and kiosk.is_live
+        else:
+            live = not tap.from_ended_session
         response = result.response
-        stored = "created" if result.created else ("changed" if result.changed else "unchanged")
-        return JsonResponse(
-            {
-                "ok": True,
-                "item": response.item_code,
-                "value": response.value,
-                "declined": response.declined,
-                "stored": stored,
-                "revision": response.revision,
-            }
-        )
+        current = {
+            "item": tap.item_code,
+            "value": response.value if response else None,
+            "declined": response.declined if response else False,
+            "answered": response is not None,
+            "tapped_at": _ms(response.tapped_at or response.saved_at) if response else None,
+            "revision": response.revision if response else 0,
+            "session": "live" if live else "ended",
+            "replay": result.replay,
+        }
+        if result.preserved:
+            return JsonResponse(
+                {
+                    "ok": False,
+                    "code": "status",
+                    "error": f"this assessment is {tap.assessment.get_status_display().lower()}"
+                    " and takes no answers; the answer was kept for the coordinator "
+                    f"({tap.get_closed_reason_display().lower()})",
+                    "preserved": True,
+                    "reason": tap.closed_reason,
+                    **current,
+                },
+                status=409,
+            )
+        stored = tap.outcome if not result.replay else "unchanged"
+        return JsonResponse({"ok": True, "stored": stored, **current})
+
+
+@method_decorator(never_cache, name="dispatch")
+class OfflineView(View):
+    """``GET /tablet/offline/``: the page the service worker shows for a page it cannot reach.
+
+    Kept by the service worker (in the patient's language when a kiosk session
+    is live, otherwise in the browser's), and served whenever the network is
+    down and it has no copy of the page asked for (the review, the lock
+    screen): never the browser's own error page. It shows no answer.
+    """
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        kiosk = kiosk_get(_token(request))
+        now = timezone.now()
+        language = kiosk.assessment.language if kiosk else translation.get_language()
+        with translation.override(language):
+            response = render(
+                request,
+                "tablet/offline.html",
+                {
+                    "kiosk": kiosk,
+                    "assessment": kiosk.assessment if kiosk else None,
+                    "idle_seconds": settings.KIOSK_IDLE_SECONDS,
+                    "rendered_at": int(now.timestamp() * 1000),
+                    "offline_urls": [],
+                },
+            )
+        response.headers["Content-Language"] = language
+        response.headers["X-Kiosk-State"] = kiosk_state(kiosk, now)
+        if kiosk is not None:
+            response.headers["X-Kiosk-Session"] = str(kiosk.pk)
+        response.headers["X-Kiosk-Offline"] = "cache"
+        return response
+
+
+def _service_worker_source() -> bytes:
+    """The service worker's script, led by a version derived from the tablet's assets.
+
+    A new deployment changes the bytes, so browsers install the new worker,
+    which drops the caches of the old one.
+    """
+    parts = []
+    for name in (SERVICE_WORKER, "js/tablet.js", "css/tablet.css"):
+        found = finders.find(name)
+        if not found:
+            raise Http404(f"{name} is missing")
+        parts.append(Path(str(found)).read_bytes())
+    version = hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
+    return f'self.ECOGPROM_TABLET_VERSION = "{version}";\n'.encode() + parts[0]
+
+
+def service_worker(request: HttpRequest) -> HttpResponse:
+    """``GET /tablet/sw.js``: the tablet's service worker, whose scope is ``/tablet/``.
+
+    Served from here rather than ``/static/`` because a worker controls only
+    the pages under its own URL's folder.
+    """
+    response = HttpResponse(_service_worker_source(), content_type="text/javascript; charset=utf-8")
+    response.headers["Service-Worker-Allowed"] = "/tablet/"
+    return response
 
 
 @method_decorator(never_cache, name="dispatch")

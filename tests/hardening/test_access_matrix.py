@@ -78,6 +78,9 @@ MATRIX: dict[str, Row] = {
     "tablet:lock": Row.of(P, 403, 302, 403, 403, 403, 403),
     "tablet:locked": Row.of(G, 403, KIOSK, 403, 403, 403, 403),
     "tablet:exit": Row.of(G, 403, 200, 403, 403, 403, 403),
+    # The offline page and the service worker hold no one's data: anyone may fetch them.
+    "tablet:offline": Row.of(G, 200, 200, 200, 200, 200, 200),
+    "tablet:service_worker": Row.of(G, 200, 200, 200, 200, 200, 200),
     "statistician:home": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export_new": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200, kwargs="export"),

@@ -9,7 +9,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from surveys.models import Assessment, Response
+from surveys.models import AnswerTap, Assessment, KioskSession, Response
 from surveys.trial.participants import participant_go_off_study
 from tests.tablet.conftest import hand_over, open_assessment_for, tablet_client
 
@@ -34,14 +34,21 @@ def test_the_url_is_named_answer():
 def test_a_tap_is_saved_and_the_assessment_moves_in_progress(tablet, assessment):
     response = post(tablet, assessment, "GP1", 3, key="k1")
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    tapped_at = body.pop("tapped_at")
+    assert body == {
         "ok": True,
         "item": "GP1",
         "value": 3,
         "declined": False,
+        "answered": True,
         "stored": "created",
         "revision": 1,
+        "session": "live",
+        "replay": False,
     }
+    stored = Response.objects.get(assessment=assessment)
+    assert tapped_at == int(stored.tapped_at.timestamp() * 1000)
     assessment.refresh_from_db()
     assert assessment.status == Assessment.Status.IN_PROGRESS
     assert assessment.started_at is not None
@@ -153,7 +160,7 @@ def test_an_assessment_no_longer_open_is_a_409(tablet, assessment):
     assert not Response.objects.exists()
 
 
-def test_going_off_study_ends_the_tablet_session_403(tablet, assessment):
+def test_going_off_study_ends_the_tablet_session_and_keeps_a_late_tap_aside(tablet, assessment):
     participant = assessment.participant
     participant_go_off_study(
         participant=participant,
@@ -165,10 +172,19 @@ def test_going_off_study_ends_the_tablet_session_403(tablet, assessment):
     )
     assessment.refresh_from_db()
     assert assessment.status == Assessment.Status.NOT_EXPECTED
+    session = KioskSession.objects.get(assessment=assessment)
+    assert session.end_reason == KioskSession.EndReason.OFF_STUDY
+    # A tap still queued on the tablet is never applied to the form, nor dropped: it is kept
+    # for the coordinator (docs/tablet.md); the tablet shows no further question.
     response = post(tablet, assessment, "GP1", 2)
-    assert response.status_code == 403
-    assert response.json()["code"] == "kiosk_ended"
+    assert response.status_code == 409
+    assert response.json()["preserved"] is True
     assert not Response.objects.exists()
+    assert AnswerTap.objects.preserved().filter(assessment=assessment, item_code="GP1").exists()
+    page = tablet.get("/tablet/")
+    assert page.status_code in (302, 403)
+    if page.status_code == 302:
+        assert tablet.get(page["Location"]).status_code == 403
 
 
 def test_a_kiosk_session_for_another_assessment_is_a_403(
@@ -198,12 +214,13 @@ def test_without_a_kiosk_session_it_is_a_403(assessment, coordinator_a):
     assert not Response.objects.exists()
 
 
-def test_an_ended_kiosk_session_is_a_403(assessment, coordinator_a, kiosk, tablet):
+def test_a_replaced_tablet_still_delivers_what_she_tapped(assessment, coordinator_a, kiosk, tablet):
+    """Issue 12 defect 1: the old code answered 403 ``kiosk_ended`` and stored nothing."""
     hand_over(assessment, coordinator_a)  # she continues on another tablet
-    response = post(tablet, assessment, "GP1", 2)
-    assert response.status_code == 403
-    assert response.json()["code"] == "kiosk_ended"
-    assert not Response.objects.exists()
+    response = post(tablet, assessment, "GP1", 2, key="queued-offline")
+    assert response.status_code == 200
+    assert (response.json()["stored"], response.json()["session"]) == ("created", "ended")
+    assert list(Response.objects.values_list("item_code", "value")) == [("GP1", 2)]
 
 
 def test_the_new_tablet_saves_after_a_hand_over(assessment, coordinator_a, kiosk, tablet):

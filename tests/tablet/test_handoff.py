@@ -119,7 +119,7 @@ def test_a_second_hand_off_ends_the_first_session(assessment, coordinator_a):
     second = hand_over(assessment, coordinator_a)
     first.refresh_from_db()
     assert first.ended_at is not None
-    assert first.end_reason == KioskSession.EndReason.COORDINATOR
+    assert first.end_reason == KioskSession.EndReason.REPLACED
     assert list(KioskSession.objects.filter(ended_at__isnull=True)) == [second]
     assert AuditEvent.objects.filter(action=AuditEvent.Action.KIOSK_END).count() == 1
 
