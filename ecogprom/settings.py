@@ -52,6 +52,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in the path, query, form or cookies: 400 before anything reads them.
+    "surveys.security.middleware.RequestGuardMiddleware",
+    "surveys.security.middleware.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -171,6 +174,28 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Browser features no page here uses, refused for every origin (Permissions-Policy header).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# The client's address behind a reverse proxy (surveys.security.client): the header is
+# believed only from these addresses/networks, read from the right. Empty: REMOTE_ADDR.
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "X-Forwarded-For")
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
@@ -206,6 +231,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON within bounds (size, depth, no NUL or lone surrogates); form fields are checked by
+    # surveys.security.middleware.RequestGuardMiddleware.
+    "DEFAULT_PARSER_CLASSES": [
+        "surveys.security.drf.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ecogprom API",

@@ -7,6 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from surveys.models import Arm, Assessment, Participant, Site, Trial
+from surveys.security.dates import BoundedDateField
 
 
 class MissedReasonForm(forms.Form):
@@ -26,9 +27,7 @@ class MissedReasonForm(forms.Form):
 
 
 class OffStudyForm(forms.Form):
-    off_study_on = forms.DateField(
-        label="Off-study date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    off_study_on = BoundedDateField(label="Off-study date")
     reason = forms.ChoiceField(choices=Participant.OffStudyReason.choices)
     note = forms.CharField(required=False, max_length=500, label="Note (required for 'Other')")
 
@@ -37,7 +36,7 @@ class RandomizeForm(forms.Form):
     study_id = forms.CharField(max_length=32, label="Study id")
     site = forms.ModelChoiceField(queryset=Site.objects.none())
     arm = forms.ModelChoiceField(queryset=Arm.objects.none())
-    randomized_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    randomized_on = BoundedDateField()
     language = forms.ChoiceField(choices=Participant.Language.choices)
 
     def __init__(self, *args: Any, trial: Trial, sites: Any, **kwargs: Any) -> None:

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from scoring.csvsafe import escape_cell
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.coordinator import selectors
 from surveys.coordinator.forms import MissedReasonForm, OffStudyForm, RandomizeForm
@@ -255,7 +256,8 @@ class ComplianceView(CoordinatorView):
             if rows:
                 writer = csv.DictWriter(response, fieldnames=list(rows[0].as_dict()))
                 writer.writeheader()
-                writer.writerows(row.as_dict() for row in rows)
+                for row in rows:
+                    writer.writerow({k: escape_cell(v) for k, v in row.as_dict().items()})
             return response
         return render(
             request,

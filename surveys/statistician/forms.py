@@ -9,6 +9,7 @@ from django import forms
 from scoring.compare import DEFAULT_MEASURES
 from scoring.instruments import get_score
 from surveys.models import Arm, ExportJob, Site, Visit
+from surveys.security.dates import BoundedDateField
 from surveys.statistician.analysis.parameters import PAPER_MEASURES
 
 
@@ -38,10 +39,9 @@ class ExportForm(forms.Form):
     arms = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: both arms."
     )
-    cutoff = forms.DateField(
+    cutoff = BoundedDateField(
         required=False,
         label="Data cut-off date",
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Forms completed on or before this day (site-local); blank: everything.",
     )
     include_dates = forms.BooleanField(
@@ -71,10 +71,9 @@ class ExportForm(forms.Form):
 
 
 class RunForm(forms.Form):
-    cutoff = forms.DateField(
+    cutoff = BoundedDateField(
         required=False,
         label="Data cut-off date",
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Forms completed on or before this day (site-local); blank: everything.",
     )
     sites = forms.MultipleChoiceField(

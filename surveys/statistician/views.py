@@ -11,6 +11,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from scoring.csvsafe import escape_frame
 from surveys.accounts.roles import StatisticianRequiredMixin
 from surveys.models import AnalysisRun, ExportJob, JobStatus
 from surveys.statistician.analysis import present
@@ -33,7 +34,7 @@ class StatisticianView(StatisticianRequiredMixin, View):
 def _csv_response(frame: Any, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    frame.to_csv(response, index=False)
+    response.write(escape_frame(frame).to_csv(index=False))
     return response
 
 

@@ -9,7 +9,6 @@ answer endpoint.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -26,6 +25,7 @@ from django.views.decorators.cache import never_cache
 
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.models import Actor, Assessment, KioskSession
+from surveys.security.inputs import UnsafeInput, loads_json
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.forms import HandOffForm, PinForm
@@ -468,7 +468,9 @@ def _json_error(message: str, code: str, status: int) -> JsonResponse:
 class AnswerView(View):
     """``POST /tablet/answer/`` ``{"assessment", "item", "value", "declined", "key"}``.
 
-    200 with what was stored; 400 bad request, value or item; 403 no kiosk
+    200 with what was stored; 400 bad request, value or item (and JSON that is
+    too deep or holds a NUL: :func:`~surveys.security.inputs.loads_json`); 413
+    a body over 64 KiB; 403 no kiosk
     session, an ended one, or one for another assessment; 409 an assessment
     that takes no answers. Nothing is stored on any error.
     """
@@ -479,10 +481,12 @@ class AnswerView(View):
         token = _token(request)
         if not token:
             return _json_error("no questionnaire is open on this tablet", "kiosk_missing", 403)
+        if request.content_type != "application/json":
+            return _json_error("send the answer as JSON (application/json)", "malformed", 400)
         try:
-            body = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
-            return _json_error("the request body is not JSON", "malformed", 400)
+            body = loads_json(request.body or b"")
+        except UnsafeInput as exc:  # not JSON, too large, too deep, NUL or a lone surrogate
+            return _json_error(exc.message, exc.code, exc.status)
         if not isinstance(body, dict):
             return _json_error("the request body must be a JSON object", "malformed", 400)
         assessment_id, item = body.get("assessment"), body.get("item")

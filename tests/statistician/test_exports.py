@@ -53,9 +53,14 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 def read_back(path, fmt: str, kind: str) -> pd.DataFrame:
     if fmt == "csv":
         text = {v.name: str for v in export_kind(kind).spec.variables if v.type == "char"}
-        return pd.read_csv(
+        frame = pd.read_csv(
             path, dtype=text, keep_default_na=False, na_values=[""], float_precision="round_trip"
         )
+        # Text a spreadsheet would run as a formula was written with a leading apostrophe
+        # (scoring.csvsafe, e.g. QSEVLINT "-P7D" as "'-P7D"): the documented way back.
+        for name in frame.columns.intersection(list(text)):
+            frame[name] = frame[name].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+        return frame
     if fmt == "parquet":
         return pd.read_parquet(path)
     frame, _ = pyreadstat.read_xport(str(path))

@@ -14,6 +14,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from surveys.security.dates import parse_date
+
 
 def _codes(value: Any, name: str) -> tuple[str, ...]:
     if value in (None, ""):
@@ -30,19 +32,6 @@ def _codes(value: Any, name: str) -> tuple[str, ...]:
         if text:
             codes.append(text)
     return tuple(dict.fromkeys(codes))
-
-
-def _date(value: Any, name: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError({name: f"{value!r} is not a date (YYYY-MM-DD)"}) from None
 
 
 FILTER_KEYS = ("trial", "visits", "sites", "arms", "cutoff", "include_dates")
@@ -78,7 +67,7 @@ class ExportFilters:
             visits=_codes(data.get("visits"), "visits"),
             sites=_codes(data.get("sites"), "sites"),
             arms=_codes(data.get("arms"), "arms"),
-            cutoff=_date(data.get("cutoff"), "cutoff"),
+            cutoff=parse_date(data.get("cutoff"), "cutoff"),
             include_dates=include_dates,
         )
 

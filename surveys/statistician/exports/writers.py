@@ -18,6 +18,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
 
+from scoring.csvsafe import escape_arrow, escape_frame
 from surveys.statistician.exports.kinds import export_kind
 from surveys.statistician.exports.spec import Context, DatasetSpec
 
@@ -75,8 +76,12 @@ def _to_arrow(frame: pd.DataFrame, spec: DatasetSpec) -> pa.Table:
 
 
 def write_csv(frame: pd.DataFrame, path: Path, spec: DatasetSpec) -> None:
-    """UTF-8 CSV with a header; blanks for missing values; doubles round-trip exactly."""
-    table = _to_arrow(frame, spec)
+    """UTF-8 CSV with a header; blanks for missing values; doubles round-trip exactly.
+
+    Text cells a spreadsheet would run as a formula get a leading apostrophe
+    (:mod:`scoring.csvsafe`); numeric columns are written as numbers.
+    """
+    table = escape_arrow(_to_arrow(frame, spec))
     pacsv.write_csv(
         table,
         str(path),
@@ -130,4 +135,4 @@ def write_dataset(frame: pd.DataFrame, fmt: str, path: Path | str, *, kind: str)
 
 
 def write_codebook(book: pd.DataFrame, path: Path | str) -> None:
-    book.to_csv(path, index=False)
+    escape_frame(book).to_csv(path, index=False)
