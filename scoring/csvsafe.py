@@ -74,8 +74,7 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
         column = frame[name]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
-        needs = column.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_START))
-        if bool(needs.any()):
+        if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in column):
             if out is frame:
                 out = frame.copy()
             out[name] = column.map(escape_cell)

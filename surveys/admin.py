@@ -5,15 +5,21 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from simple_history.admin import SimpleHistoryAdmin
 
+from surveys.accounts.roles import signed_in
+from surveys.accounts.tokens import api_token_revoke
 from surveys.models import (
     AnalysisRun,
+    ApiToken,
     Arm,
     Assessment,
     AuditEvent,
     ExportJob,
+    LoginAttempt,
     Participant,
     Site,
     TaskRun,
@@ -131,3 +137,38 @@ class ExportJobAdmin(ReadOnlyAdmin):
 @admin.register(AnalysisRun)
 class AnalysisRunAdmin(ReadOnlyAdmin):
     list_display = ("pk", "status", "created_by", "created_at", "snapshot_hash")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Every staff member's API tokens (never the secret: only a digest is stored)."""
+
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_verified",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = ("read_only", "created_verified")
+    search_fields = ("user__username", "name", "prefix")
+    exclude = ("digest",)
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        actor, now = signed_in(request.user), timezone.now()
+        for token in queryset:
+            api_token_revoke(token_id=token.pk, actor=actor, now=now)
+        self.message_user(request, f"{queryset.count()} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(LoginAttempt)
+class LoginAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("at", "username", "client_ip", "succeeded")
+    list_filter = ("succeeded",)
+    search_fields = ("username", "client_ip")

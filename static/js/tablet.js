@@ -335,7 +335,10 @@
       .length;
     var answered = elsewhere + here;
     var bar = document.querySelector("[data-progress-bar]");
-    if (bar) bar.style.width = Math.round((100 * answered) / total) + "%";
+    if (bar) {
+      bar.max = total;
+      bar.value = answered;
+    }
     var text = document.querySelector("[data-answered-text]");
     var template = message("answered");
     if (text && template) {

@@ -20,7 +20,7 @@ from rest_framework.serializers import BaseSerializer
 
 from surveys.accounts.roles import signed_in, visible_sites
 from surveys.api import filters as api_filters
-from surveys.api.permissions import StatisticianPermission, TrialDataPermission
+from surveys.api.permissions import StatisticianPermission, TokenScope, TrialDataPermission
 from surveys.api.serializers import (
     AnalysisRunListSerializer,
     AnalysisRunSerializer,
@@ -52,7 +52,7 @@ BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 class SiteScopedViewSet(viewsets.ReadOnlyModelViewSet):
     """Rows of the sites the user may see: her own (coordinator) or all (statistician, admin)."""
 
-    permission_classes = [TrialDataPermission]
+    permission_classes = [TokenScope, TrialDataPermission]
     site_path = "site"
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -144,7 +144,7 @@ class StatisticianJobViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    permission_classes = [StatisticianPermission]
+    permission_classes = [TokenScope, StatisticianPermission]
 
 
 @extend_schema_view(

@@ -1,5 +1,7 @@
-"""ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit."""
+"""ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
+API tokens and login attempts."""
 
+from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
     SCORE_CODES,
     SCORE_FIELDS,
@@ -19,6 +21,7 @@ __all__ = [
     "SCORE_FIELDS",
     "Actor",
     "AnalysisRun",
+    "ApiToken",
     "Arm",
     "Assessment",
     "AuditEvent",
@@ -28,6 +31,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "KioskSession",
+    "LoginAttempt",
     "Participant",
     "Response",
     "ResponseCorrection",

@@ -19,10 +19,11 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (files deleted)"
 
 
 #: A job in one of these states is never run again.
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED)
 
 
 class TaskRun(models.Model):

@@ -13,7 +13,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login, logout
-from django.contrib.auth.forms import AuthenticationForm
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -23,6 +22,8 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from surveys.accounts.backends import THROTTLED
+from surveys.accounts.forms import LoginForm
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.models import Actor, Assessment, KioskSession
 from surveys.security.inputs import UnsafeInput, loads_json
@@ -409,7 +410,7 @@ class ExitView(KioskView):
         self,
         request: HttpRequest,
         pin_form: PinForm | None = None,
-        login_form: AuthenticationForm | None = None,
+        login_form: LoginForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
         return render(
@@ -418,7 +419,7 @@ class ExitView(KioskView):
             {
                 "kiosk": self.kiosk,
                 "pin_form": pin_form or PinForm(),
-                "login_form": login_form or AuthenticationForm(request),
+                "login_form": login_form or LoginForm(request),
                 "pin_blocked": _pin_failures(request) >= MAX_PIN_FAILURES,
                 "can_return": self.kiosk.is_live and not self.kiosk.locked,
             },
@@ -431,8 +432,12 @@ class ExitView(KioskView):
     def post(self, request: HttpRequest) -> HttpResponseBase:
         participant_url = reverse("coordinator:participant", args=[self.assessment.participant_id])
         if request.POST.get("method") == "login":
-            login_form = AuthenticationForm(request, data=request.POST)
+            login_form = LoginForm(request, data=request.POST)
             if not login_form.is_valid():
+                verdict = getattr(request, THROTTLED, None)  # the login throttle said wait
+                if verdict is not None:
+                    login_form.add_error(None, verdict.message())
+                    return self.render_exit(request, login_form=login_form, status=429)
                 return self.render_exit(request, login_form=login_form, status=400)
             user = login_form.get_user()
             if not may_release(user, self.kiosk):

@@ -187,11 +187,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.tasks": BASE
     | {"surveys.trial", "surveys.coordinator", "surveys.statistician"}
     | {"surveys.jobs"},
-    "surveys.admin": BASE | {"surveys.trial"},
+    # The admin revokes API tokens with the accounts' service.
+    "surveys.admin": BASE | {"surveys.trial", "surveys.accounts"},
     "surveys.demo": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
     "surveys.management": BASE | {"surveys.trial", "surveys.jobs", "surveys.demo"},
     "surveys.migrations": BASE,
-    "surveys.apps": set(),
+    "surveys.apps": {"surveys.accounts"},  # connects the login signal receivers
     "surveys": set(),
     "ecogprom": {"surveys.accounts"},  # the home view; workspaces are included by name
 }
