@@ -65,6 +65,11 @@ app.conf.update(
             "task": "surveys.recover_jobs",
             "schedule": crontab(minute="*/10"),
         },
+        # Export files older than EXPORT_RETENTION_DAYS are deleted (surveys.jobs.retention).
+        "expire-exports": {
+            "task": "surveys.expire_exports",
+            "schedule": crontab(minute="30", hour="3"),
+        },
         "coordinator-digest": {
             "task": "surveys.send_coordinator_digests",
             "schedule": crontab(minute="0", hour="6"),

@@ -28,6 +28,7 @@ made from a verified session (:mod:`surveys.accounts.tokens`).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -108,7 +109,7 @@ def idle_seconds_left(request: HttpRequest) -> int:
     last = request.session.get(LAST_SEEN)
     if last is None:
         return settings.STAFF_IDLE_TIMEOUT_SECONDS
-    return max(0, int(last + settings.STAFF_IDLE_TIMEOUT_SECONDS - time.time()))
+    return max(0, math.ceil(last + settings.STAFF_IDLE_TIMEOUT_SECONDS - time.time()))
 
 
 class StaffIdleTimeoutMiddleware:

@@ -125,9 +125,7 @@ def api_token_check(*, raw: str, now: dt.datetime) -> ApiToken:
     return token
 
 
-def api_token_used(
-    *, token: ApiToken, method: str, path: str, ip: str, now: dt.datetime
-) -> None:
+def api_token_used(*, token: ApiToken, method: str, path: str, ip: str, now: dt.datetime) -> None:
     """Record a use: ``last_used_at`` on the token and an audit event (who, when, endpoint)."""
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     AuditEvent.objects.create(

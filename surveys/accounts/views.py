@@ -360,7 +360,8 @@ class ApiTokensView(View):
         status: int = 200,
     ) -> HttpResponse:
         now = timezone.now()
-        tokens = list(ApiToken.objects.filter(user=request.user).order_by("-created_at", "-pk"))
+        user = signed_in(request.user)
+        tokens = list(ApiToken.objects.filter(user=user).order_by("-created_at", "-pk"))
         for token in tokens:
             token.active = token.is_active(now)  # type: ignore[attr-defined]
         context = {
@@ -409,11 +410,10 @@ class ApiTokenRevokeView(View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponseBase:
         if not (is_staff_user(request.user) and is_verified(request.user)):
             raise PermissionDenied("revoke tokens from a session verified with two-factor")
-        mine = ApiToken.objects.all()
-        if not request.user.is_superuser:
-            mine = mine.filter(user=request.user)
+        user = signed_in(request.user)
+        mine = ApiToken.objects.all() if user.is_superuser else ApiToken.objects.filter(user=user)
         get_object_or_404(mine, pk=pk)  # another's token is not disclosed: 404
-        token = api_token_revoke(token_id=pk, actor=signed_in(request.user), now=timezone.now())
+        token = api_token_revoke(token_id=pk, actor=user, now=timezone.now())
         messages.success(request, f"Token “{token.name}” revoked: it no longer works.")
         return redirect("account:api_tokens")
 

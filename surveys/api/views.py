@@ -43,8 +43,12 @@ from surveys.models import (
 from surveys.statistician.analysis.runs import run_start
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
 from surveys.statistician.exports.writers import CONTENT_TYPES
-from surveys.statistician.files import stored_file_response
-from surveys.trial.participants import assessment_record_missed_reason
+from surveys.statistician.files import (
+    export_download_record,
+    run_file_download_record,
+    stored_file_response,
+)
+from surveys.trial.participants import assessment_record_missed_reason, participant_view_record
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 
@@ -72,6 +76,11 @@ class ParticipantViewSet(SiteScopedViewSet):
     serializer_class = ParticipantSerializer
     filterset_class = api_filters.ParticipantFilter
     ordering_fields = ["study_id", "randomized_on", "id"]
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        participant = self.get_object()
+        participant_view_record(participant=participant, actor=request.user, via="api")
+        return ApiResponse(self.get_serializer(participant).data)
 
 
 @extend_schema_view(
@@ -180,13 +189,19 @@ class ExportJobViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
-        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        response = stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        export_download_record(job=job, file="data", actor=request.user, via="api")
+        return response
 
     @extend_schema(summary="Download the export's codebook (CSV)", responses=BINARY)
     @action(detail=True, methods=["get"])
     def codebook(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
-        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        response = stored_file_response(
+            job.codebook, file_name(job, codebook_file=True), "text/csv"
+        )
+        export_download_record(job=job, file="codebook", actor=request.user, via="api")
+        return response
 
 
 @extend_schema_view(
@@ -223,9 +238,11 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def snapshot(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(
+        response = stored_file_response(
             run.snapshot, f"analysis_{run.pk}_snapshot.parquet", CONTENT_TYPES["parquet"]
         )
+        run_file_download_record(run=run, name="snapshot.parquet", actor=request.user, via="api")
+        return response
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (PNG)",
@@ -234,7 +251,9 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-png")
     def plot_png(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+        response = stored_file_response(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+        run_file_download_record(run=run, name="plot.png", actor=request.user, via="api")
+        return response
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (SVG)",
@@ -243,4 +262,8 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-svg")
     def plot_svg(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")
+        response = stored_file_response(
+            run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml"
+        )
+        run_file_download_record(run=run, name="plot.svg", actor=request.user, via="api")
+        return response

@@ -24,6 +24,7 @@ from surveys.trial.participants import (
     assessment_record_missed_reason,
     participant_go_off_study,
     participant_randomize,
+    participant_view_record,
 )
 
 PAGE_SIZE = 50
@@ -151,6 +152,7 @@ class RandomizeView(CoordinatorView):
 class ParticipantDetailView(CoordinatorView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         participant = self.my_participant(pk)
+        participant_view_record(participant=participant, actor=request.user, via="page")
         return self.render_page(request, participant)
 
     def render_page(

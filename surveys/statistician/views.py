@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -21,7 +22,11 @@ from surveys.statistician.exports.filters import ExportFilters
 from surveys.statistician.exports.jobs import export_create, export_start, file_name
 from surveys.statistician.exports.kinds import KINDS
 from surveys.statistician.exports.writers import CONTENT_TYPES
-from surveys.statistician.files import stored_file_response
+from surveys.statistician.files import (
+    export_download_record,
+    run_file_download_record,
+    stored_file_response,
+)
 from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
@@ -97,6 +102,7 @@ class ExportDetailView(StatisticianView):
                 "spec": KINDS[job.kind].spec,
                 "filters": ExportFilters.from_dict(job.filters).describe(),
                 "pending": job.is_pending,
+                "retention_days": settings.EXPORT_RETENTION_DAYS,
             },
         )
 
@@ -104,13 +110,19 @@ class ExportDetailView(StatisticianView):
 class ExportDownloadView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        response = stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        export_download_record(job=job, file="data", actor=request.user, via="page")
+        return response
 
 
 class ExportCodebookView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        response = stored_file_response(
+            job.codebook, file_name(job, codebook_file=True), "text/csv"
+        )
+        export_download_record(job=job, file="codebook", actor=request.user, via="page")
+        return response
 
 
 # --------------------------------------------------------------------------- analysis runs
@@ -186,6 +198,11 @@ class RunFileView(StatisticianView):
 
     def get(self, request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
         run = get_object_or_404(AnalysisRun, pk=pk, status=JobStatus.SUCCEEDED)
+        response = self.file(request, run, name)
+        run_file_download_record(run=run, name=name, actor=request.user, via="page")
+        return response
+
+    def file(self, request: HttpRequest, run: AnalysisRun, name: str) -> HttpResponseBase:
         if name == "snapshot.csv":
             if not run.snapshot:
                 raise Http404("no snapshot")

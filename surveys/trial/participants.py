@@ -7,6 +7,7 @@ import datetime as dt
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from surveys.models import (
     Actor,
@@ -93,6 +94,17 @@ def participant_randomize(
     for assessment in assessments:
         assessment_refresh(assessment=assessment, now=now, actor=actor)
     return participant
+
+
+def participant_view_record(*, participant: Participant, actor: Actor, via: str) -> None:
+    """Audit that *actor* opened *participant*'s record (her page, or the API's detail)."""
+    AuditEvent.objects.create(
+        at=timezone.now(),
+        action=AuditEvent.Action.RECORD_VIEW,
+        participant=participant,
+        details={"via": via},
+        **actor_fields(actor),
+    )
 
 
 @transaction.atomic

@@ -145,9 +145,12 @@ def test_even_the_owner_is_refused_by_the_triggers(trial, site_a, sql):
     randomize(trial, site_a, randomized_on=dt.date(2026, 1, 5), now=NOW)
     before = AuditEvent.objects.count()
     assert before > 0
-    with owner_connection() as owner, owner.cursor() as cursor:
-        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
-            cursor.execute(sql)
+    with (
+        owner_connection() as owner,
+        owner.cursor() as cursor,
+        pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"),
+    ):
+        cursor.execute(sql)
     assert AuditEvent.objects.count() == before
     assert not AuditEvent.objects.exclude(reason="").filter(reason="tampered").exists()
 

@@ -33,7 +33,9 @@ def test_grant_app_role_is_idempotent_and_grants_only_what_the_app_needs():
     assert rights["surveys_auditevent"] == (True, False, False, False)
     assert rights["django_migrations"] == (False, False, False, False)
     assert rights["surveys_participant"] == (True, True, True, False)
-    ordinary = {t: r for t, r in rights.items() if t not in ("surveys_auditevent", "django_migrations")}
+    ordinary = {
+        t: r for t, r in rights.items() if t not in ("surveys_auditevent", "django_migrations")
+    }
     assert all(r == (True, True, True, False) for r in ordinary.values()), ordinary
 
 

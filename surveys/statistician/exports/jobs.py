@@ -36,6 +36,10 @@ from surveys.statistician.exports.writers import (
 
 #: Exports up to this many output rows are built in the request; larger ones by a worker.
 SYNC_ROW_LIMIT = 60_000
+#: Export files and their folders: the service account only (trial data leave no copy
+#: any other local account could read). Deleted after EXPORT_RETENTION_DAYS.
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
 
 
 def export_create(
@@ -97,12 +101,25 @@ def _write_files(job: ExportJob, stamp: str) -> tuple[str, str, int]:
     data_name = f"{folder}/{file_name(job)}"
     book_name = f"{folder}/{file_name(job, codebook_file=True)}"
     data_path = Path(default_storage.path(data_name))
-    data_path.parent.mkdir(parents=True, exist_ok=True)
+    _private_folder(data_path.parent)
     partial = data_path.with_name(data_path.name + ".partial")
     write_dataset(frame, job.format, partial, kind=job.kind)
+    os.chmod(partial, PRIVATE_FILE)
     os.replace(partial, data_path)
-    write_codebook(book, default_storage.path(book_name))
+    book_path = default_storage.path(book_name)
+    write_codebook(book, book_path)
+    os.chmod(book_path, PRIVATE_FILE)
     return data_name, book_name, len(frame)
+
+
+def _private_folder(folder: Path) -> None:
+    """``exports/<id>/<stamp>/`` readable by the service account only (files inside: 0600)."""
+    media = Path(default_storage.path(""))
+    folder.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    for part in (folder, *folder.parents):
+        if part == media or media not in part.parents:
+            break
+        os.chmod(part, PRIVATE_FOLDER)
 
 
 def _build(job: ExportJob, claimed_at: dt.datetime) -> Done:
