@@ -69,9 +69,7 @@ def run_analysis_task(self: Any, run_id: int) -> str:
     return _run_job(self, execute_run, run_id)
 
 
-@shared_task(
-    name="surveys.expire_exports", acks_late=True, soft_time_limit=540, time_limit=600
-)
+@shared_task(name="surveys.expire_exports", acks_late=True, soft_time_limit=540, time_limit=600)
 def expire_exports_task() -> dict[str, Any]:
     return run_recorded("surveys.expire_exports", lambda: expire_exports(now=timezone.now()))
 
