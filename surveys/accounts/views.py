@@ -63,8 +63,14 @@ DEVICE_NAME = "Authenticator app"
 # ------------------------------------------------------------------------ helpers
 def _safe_next(request: HttpRequest, default: str = "home") -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    # A path on this site only: anything else (another host, or a bare word that redirect()
+    # would try to reverse as a view name, e.g. "9999-12-31") goes to the default.
+    if (
+        target.startswith("/")
+        and not target.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return target
     return resolve_url(default)
@@ -248,7 +254,7 @@ class TwoFactorView(View):
     def _self_url(request: HttpRequest) -> str:
         url = resolve_url("account:two_factor")
         target = request.POST.get("next")
-        if target and url_has_allowed_host_and_scheme(
+        if target and target.startswith("/") and url_has_allowed_host_and_scheme(
             target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             url += "?" + urlencode({"next": target})
