@@ -254,8 +254,12 @@ class TwoFactorView(View):
     def _self_url(request: HttpRequest) -> str:
         url = resolve_url("account:two_factor")
         target = request.POST.get("next")
-        if target and target.startswith("/") and url_has_allowed_host_and_scheme(
-            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        if (
+            target
+            and target.startswith("/")
+            and url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            )
         ):
             url += "?" + urlencode({"next": target})
         return url
