@@ -123,8 +123,9 @@ def seed(tablets: int) -> list[Tablet]:
     return out
 
 
-def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(port: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
+    env.update(extra)
     env.update(
         GUNICORN_BIND=f"127.0.0.1:{port}",
         GUNICORN_ACCESSLOG="/dev/null",
@@ -294,28 +295,33 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tablets", type=int, default=150)
-    parser.add_argument("--think-min", type=float, default=0.5, help="seconds between taps")
-    parser.add_argument("--think-max", type=float, default=1.5)
-    parser.add_argument("--max-seconds", type=float, default=150.0)
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
-    args = parser.parse_args()
+def reset_database(db_name: str) -> None:
+    """Empty the scratch database for the next round (dropped and migrated again)."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connections
 
-    db_name = scratch_name()
-    setup_scratch_database(db_name)
+    connections.close_all()
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{db_name}"')
+    call_command("migrate", verbosity=0)
+
+
+def run_round(args: argparse.Namespace, label: str, env: dict[str, str]) -> list[str]:
+    """Seed, serve with gunicorn (deploy/gunicorn.conf.py + *env*), tap, report; the problems."""
+    from django.db import connections
+
     from surveys import instrumentation
     from surveys.models import Trial
 
     tablets = seed(args.tablets)
     items = list(instrumentation.items(Trial.objects.get().instrument_version))
-    from django.db import connections
-
     connections.close_all()
 
     port = free_port()
-    server = start_gunicorn(port)
+    server = start_gunicorn(port, env)
     try:
         gate = threading.Barrier(len(tablets) + 1)
         deadline = time.monotonic() + args.max_seconds
@@ -342,12 +348,20 @@ def main() -> int:
     problems = check_database(tablets) + errors[:10]
     requests = sum(t.requests for t in tablets)
     dropped = sum(t.dropped for t in tablets)
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     conf = runpy.run_path(str(GUNICORN_CONF))
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    print(f"-- {label}")
     print(
         f"answer saves: {requests} POSTs from {len(tablets)} tablets in {elapsed:.1f} s "
-        f"({requests / elapsed:.0f}/s), gunicorn (deploy/gunicorn.conf.py) {conf['workers']} "
-        f"workers x {conf['threads']} threads, max_requests {conf['max_requests']}, "
-        f"think {args.think_min}-{args.think_max} s"
+        f"({requests / elapsed:.0f}/s), gunicorn {conf['workers']} workers x "
+        f"{conf['threads']} threads, max_requests {conf['max_requests']} "
+        f"(jitter {conf['max_requests_jitter']}), think {args.think_min}-{args.think_max} s"
     )
     print(f"dropped connections: {dropped}")
     if latencies:
@@ -367,6 +381,37 @@ def main() -> int:
         print(
             f"count check: {stored} answers ({len(tablets)} x {len(items)}) stored exactly once, "
             f"each with the last value sent; retries and double taps stored nothing extra"
+        )
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tablets", type=int, default=150)
+    parser.add_argument("--think-min", type=float, default=0.5, help="seconds between taps")
+    parser.add_argument("--think-max", type=float, default=1.5)
+    parser.add_argument("--max-seconds", type=float, default=150.0)
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the second round with synchronized worker recycling",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
+    args = parser.parse_args()
+
+    db_name = scratch_name()
+    setup_scratch_database(db_name)
+    with open("/proc/loadavg") as fh:
+        print(f"machine load average before: {fh.read().split()[0]} ({os.cpu_count()} cores)")
+    problems = run_round(args, "deploy/gunicorn.conf.py as shipped (no recycling)", {})
+    if not args.no_compare:
+        # The old settings recycled every 2,000 +- 200 requests; this run is shorter, so
+        # 1,000 +- 100 makes every worker restart within it, at about the same time.
+        reset_database(db_name)
+        problems += run_round(
+            args,
+            "for comparison: synchronized recycling (max_requests 1000, jitter 100)",
+            {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"},
         )
 
     if not args.keep_db:
