@@ -218,7 +218,7 @@ def test_extreme_cutoff_dates_in_the_statistician_forms_are_refused(
     assert "between 1900-01-01 and 2100-12-31" in response.content.decode()
 
 
-@pytest.mark.parametrize("target", ["9999-12-31", "home2", "javascript:alert(1)", "//evil.example/"])
+@pytest.mark.parametrize("target", ["9999-12-31", "home2", "javascript:alert(1)", "//evil.example"])
 def test_a_next_parameter_that_is_not_a_path_on_this_site_goes_home(as_coordinator, target):
     """Found by the fuzzer: redirect() took a bare word for a view name (NoReverseMatch, 500)."""
     response = as_coordinator.get(reverse("account:two_factor_verify"), {"next": target})
