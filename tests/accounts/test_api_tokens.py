@@ -214,3 +214,19 @@ def test_a_service_account_token_from_the_command_line(settings, db):
     staff = UserFactory(username="coord_y", role="coordinator")
     with pytest.raises(CommandError, match="must use two-factor"):
         call_command("issue_api_token", staff.username, "--name", "x", stdout=io.StringIO())
+
+
+def test_a_trial_admin_sees_every_token_without_its_digest_and_revokes_it(admin_client, stat_user):
+    _, raw = make(verified_client(stat_user))
+    token = ApiToken.objects.get()
+    changelist = admin_client.get(reverse("admin:surveys_apitoken_changelist"))
+    assert changelist.status_code == 200
+    html = changelist.content.decode()
+    assert token.prefix in html and token.digest not in html and raw not in html
+    done = admin_client.post(
+        reverse("admin:surveys_apitoken_changelist"),
+        {"action": "revoke", "_selected_action": [token.pk]},
+    )
+    assert done.status_code == 302
+    assert api(raw).get(PARTICIPANTS).status_code == 401
+    assert AuditEvent.objects.get(action="api_token_revoked").details["owner"] == stat_user.pk

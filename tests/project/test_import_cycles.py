@@ -190,7 +190,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The admin revokes API tokens with the accounts' service.
     "surveys.admin": BASE | {"surveys.trial", "surveys.accounts"},
     "surveys.demo": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
-    "surveys.management": BASE | {"surveys.trial", "surveys.jobs", "surveys.demo"},
+    "surveys.management": BASE
+    | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.accounts"},
     "surveys.migrations": BASE,
     "surveys.apps": {"surveys.accounts"},  # connects the login signal receivers
     "surveys": set(),
