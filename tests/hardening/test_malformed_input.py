@@ -223,3 +223,21 @@ def test_a_next_parameter_that_is_not_a_path_on_this_site_goes_home(as_coordinat
     """Found by the fuzzer: redirect() took a bare word for a view name (NoReverseMatch, 500)."""
     response = as_coordinator.get(reverse("account:two_factor_verify"), {"next": target})
     assert response.status_code == 302 and response["Location"] == reverse("home")
+
+
+@pytest.mark.parametrize(
+    ("url_name", "body"),
+    [
+        ("api:export-list", {"kind": "scored", "format": "csv", "filters": {"trial": "9" * 5000}}),
+        ("api:export-list", {"kind": "items", "format": "csv", "filters": {"sites": ["x" * 33]}}),
+        ("api:export-list", {"kind": "items", "format": "csv", "filters": {"arms": ["A"] * 501}}),
+        ("api:analysisrun-list", {"parameters": {"baseline": "b" * 5000}}),
+        ("api:analysisrun-list", {"parameters": {"baseline": ["baseline"]}}),
+    ],
+)
+def test_codes_longer_than_any_code_are_refused_not_stored(
+    as_statistician, url_name, body, no_server_errors, unchanged
+):
+    """Found by the fuzzer: a 5,000-character protocol id was accepted and stored."""
+    response = as_statistician.post(reverse(url_name), json.dumps(body), "application/json")
+    assert response.status_code == 400

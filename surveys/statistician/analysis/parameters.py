@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 
 from scoring.compare import DEFAULT_MEASURES
 from scoring.extras import ETON_MIDS
-from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.filters import MAX_CODE, ExportFilters
 
 #: The paper's four scores, then the nine E2108 items compared one by one.
 PAPER_MEASURES: tuple[str, ...] = (
@@ -83,7 +83,10 @@ class RunParameters:
             not isinstance(snapshot_of, int) or isinstance(snapshot_of, bool)
         ):
             raise ValidationError({"snapshot_of": "an analysis run id"})
-        baseline = str(data.get("baseline") or "baseline").strip()
+        baseline = data.get("baseline") or "baseline"
+        if not isinstance(baseline, str) or len(baseline.strip()) > MAX_CODE:
+            raise ValidationError({"baseline": f"a visit code (at most {MAX_CODE} characters)"})
+        baseline = baseline.strip()
         return cls(
             trial=scope.trial,
             cutoff=scope.cutoff,
