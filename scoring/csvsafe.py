@@ -70,12 +70,12 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     out = frame
-    for name in frame.columns:
-        column = frame[name]
+    for position in range(frame.shape[1]):  # by position: column names may repeat
+        column = frame.iloc[:, position]
         if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
             continue
         if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in column):
             if out is frame:
                 out = frame.copy()
-            out[name] = column.map(escape_cell)
+            out.isetitem(position, column.map(escape_cell))
     return out

@@ -68,3 +68,10 @@ def test_frames_escape_object_and_string_columns_only():
     assert out["s"].tolist()[0] == "'+y"
     assert out["n"].tolist() == [-1.5, 2.0]
     assert frame["id"].tolist() == ["=x", "ok"]  # the caller's frame is not changed
+
+
+def test_frames_with_repeated_column_names_are_escaped_column_by_column():
+    frame = pd.DataFrame([["=a", "ok", "+b"]], columns=["id", "id", "x"])
+    out = escape_frame(frame)
+    assert out.iloc[0].tolist() == ["'=a", "ok", "'+b"]
+    assert list(out.columns) == ["id", "id", "x"]
