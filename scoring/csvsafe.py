@@ -77,5 +77,5 @@ def escape_frame(frame: pd.DataFrame) -> pd.DataFrame:
         if any(isinstance(v, str) and v.startswith(FORMULA_START) for v in column):
             if out is frame:
                 out = frame.copy()
-            out.isetitem(position, column.map(escape_cell))
+            out.isetitem(position, column.map(escape_cell).to_numpy(dtype=object))
     return out
