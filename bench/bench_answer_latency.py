@@ -1,4 +1,7 @@
-"""Answer-save latency: 50 simulated tablets against gunicorn + PostgreSQL on loopback.
+"""Answer-save latency: 150 simulated tablets against gunicorn + PostgreSQL on loopback.
+
+gunicorn runs with the project's own ``deploy/gunicorn.conf.py`` (workers,
+threads, keep-alive, no synchronized recycling), as production does.
 
 Each tablet has its own kiosk session (as after a coordinator's hand-off),
 loads its first page for the CSRF cookie, then taps through the whole form
@@ -8,13 +11,15 @@ taps are resent with the same idempotency key (a retry), some are double
 taps with a new key, and some change the answer. Bounded: one pass over the
 form per tablet and a wall-clock limit.
 
-Prints p50/p95/p99 latency of every answer POST and checks, in the
+Prints p50/p95/p99 latency of every answer POST and the connections the
+server dropped (a tablet then reconnects and sends the same tap again, with
+the same idempotency key, as the tablet's script does), and checks, in the
 database, that every answer was stored exactly once with the last value
 sent (and that no save failed). Exit status 1 when the check fails.
 
 Run: ``make bench``, or ``.venv/bin/python bench/bench_answer_latency.py`` with
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/ecogprom`` (it uses a scratch
-database ``ecogprom_bench_answers`` on that server, dropped at the end).
+database ``<that database>_bench_answers`` on that server, dropped at the end).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import json
 import os
 import random
 import re
+import runpy
 import signal
 import socket
 import statistics
@@ -39,8 +45,15 @@ from urllib.parse import urlparse, urlunparse
 from _django import setup_scratch_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DB_NAME = "ecogprom_bench_answers"
-TARGET_P95_MS = 50.0
+GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
+TARGET_P95_MS = 150.0
+DROPPED = (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine, TimeoutError)
+
+
+def scratch_name() -> str:
+    """Next to DATABASE_URL's database, so two checkouts on one server never collide."""
+    base = urlparse(os.environ.get("DATABASE_URL", "")).path.lstrip("/") or "ecogprom"
+    return f"{base}_bench_answers"
 
 
 @dataclass
@@ -53,6 +66,7 @@ class Tablet:
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     requests: int = 0
+    dropped: int = 0
 
 
 def free_port() -> int:
@@ -109,9 +123,12 @@ def seed(tablets: int) -> list[Tablet]:
     return out
 
 
-def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(port: int, extra: dict[str, str]) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
+    env.update(extra)
     env.update(
+        GUNICORN_BIND=f"127.0.0.1:{port}",
+        GUNICORN_ACCESSLOG="/dev/null",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SECURE_SSL_REDIRECT="false",
         SECURE_COOKIES="false",
@@ -126,16 +143,8 @@ def start_gunicorn(port: int, workers: int, threads: int) -> subprocess.Popen[by
         [
             str(gunicorn),
             "ecogprom.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(threads),
-            "--keep-alive",
-            "30",
+            "--config",
+            str(GUNICORN_CONF),
             "--log-level",
             "warning",
         ],
@@ -196,13 +205,24 @@ def run_tablet(
     }
 
     def post(item: str, value: int, key: str) -> None:
+        nonlocal conn
         body = json.dumps(
             {"assessment": tablet.assessment_id, "item": item, "value": value, "key": key}
         )
         started = time.perf_counter()
-        conn.request("POST", "/tablet/answer/", body=body, headers=headers)
-        reply = conn.getresponse()
-        payload = reply.read()
+        for _ in range(5):  # a dropped connection: reconnect, send the same tap again
+            try:
+                conn.request("POST", "/tablet/answer/", body=body, headers=headers)
+                reply = conn.getresponse()
+                payload = reply.read()
+                break
+            except DROPPED:
+                tablet.dropped += 1
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        else:
+            tablet.errors.append(f"{item}: the connection dropped 5 times")
+            return
         tablet.latencies_ms.append((time.perf_counter() - started) * 1000)
         tablet.requests += 1
         if reply.status != 200:
@@ -275,29 +295,33 @@ def percentile(sorted_values: list[float], p: float) -> float:
     return sorted_values[index]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tablets", type=int, default=50)
-    parser.add_argument("--think-min", type=float, default=0.5, help="seconds between taps")
-    parser.add_argument("--think-max", type=float, default=1.5)
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("BENCH_WORKERS", 3)))
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("BENCH_THREADS", 4)))
-    parser.add_argument("--max-seconds", type=float, default=120.0)
-    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
-    args = parser.parse_args()
+def reset_database(db_name: str) -> None:
+    """Empty the scratch database for the next round (dropped and migrated again)."""
+    import psycopg
+    from django.core.management import call_command
+    from django.db import connections
 
-    setup_scratch_database(DB_NAME)
+    connections.close_all()
+    parsed = urlparse(os.environ["DATABASE_URL"])
+    with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as c:
+        c.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        c.execute(f'CREATE DATABASE "{db_name}"')
+    call_command("migrate", verbosity=0)
+
+
+def run_round(args: argparse.Namespace, label: str, env: dict[str, str]) -> list[str]:
+    """Seed, serve with gunicorn (deploy/gunicorn.conf.py + *env*), tap, report; the problems."""
+    from django.db import connections
+
     from surveys import instrumentation
     from surveys.models import Trial
 
     tablets = seed(args.tablets)
     items = list(instrumentation.items(Trial.objects.get().instrument_version))
-    from django.db import connections
-
     connections.close_all()
 
     port = free_port()
-    server = start_gunicorn(port, args.workers, args.threads)
+    server = start_gunicorn(port, env)
     try:
         gate = threading.Barrier(len(tablets) + 1)
         deadline = time.monotonic() + args.max_seconds
@@ -323,11 +347,23 @@ def main() -> int:
     errors = [f"tablet {t.number}: {e}" for t in tablets for e in t.errors]
     problems = check_database(tablets) + errors[:10]
     requests = sum(t.requests for t in tablets)
+    dropped = sum(t.dropped for t in tablets)
+    previous = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    conf = runpy.run_path(str(GUNICORN_CONF))
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    print(f"-- {label}")
     print(
         f"answer saves: {requests} POSTs from {len(tablets)} tablets in {elapsed:.1f} s "
-        f"({requests / elapsed:.0f}/s), gunicorn {args.workers} workers x {args.threads} threads, "
-        f"think {args.think_min}-{args.think_max} s"
+        f"({requests / elapsed:.0f}/s), gunicorn {conf['workers']} workers x "
+        f"{conf['threads']} threads, max_requests {conf['max_requests']} "
+        f"(jitter {conf['max_requests_jitter']}), think {args.think_min}-{args.think_max} s"
     )
+    print(f"dropped connections: {dropped}")
     if latencies:
         p50, p95, p99 = (percentile(latencies, p) for p in (50, 95, 99))
         print(
@@ -346,6 +382,37 @@ def main() -> int:
             f"count check: {stored} answers ({len(tablets)} x {len(items)}) stored exactly once, "
             f"each with the last value sent; retries and double taps stored nothing extra"
         )
+    return problems
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tablets", type=int, default=150)
+    parser.add_argument("--think-min", type=float, default=0.5, help="seconds between taps")
+    parser.add_argument("--think-max", type=float, default=1.5)
+    parser.add_argument("--max-seconds", type=float, default=150.0)
+    parser.add_argument(
+        "--no-compare",
+        action="store_true",
+        help="skip the second round with synchronized worker recycling",
+    )
+    parser.add_argument("--keep-db", action="store_true", help="do not drop the scratch database")
+    args = parser.parse_args()
+
+    db_name = scratch_name()
+    setup_scratch_database(db_name)
+    with open("/proc/loadavg") as fh:
+        print(f"machine load average before: {fh.read().split()[0]} ({os.cpu_count()} cores)")
+    problems = run_round(args, "deploy/gunicorn.conf.py as shipped (no recycling)", {})
+    if not args.no_compare:
+        # The old settings recycled every 2,000 +- 200 requests; this run is shorter, so
+        # 1,000 +- 100 makes every worker restart within it, at about the same time.
+        reset_database(db_name)
+        problems += run_round(
+            args,
+            "for comparison: synchronized recycling (max_requests 1000, jitter 100)",
+            {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"},
+        )
 
     if not args.keep_db:
         from django.db import connections
@@ -355,7 +422,7 @@ def main() -> int:
 
         parsed = urlparse(os.environ["DATABASE_URL"])
         with psycopg.connect(urlunparse(parsed._replace(path="/postgres")), autocommit=True) as c:
-            c.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+            c.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
     return 1 if problems else 0
 
 

@@ -47,6 +47,7 @@ TASK_TIME_LIMITS: dict[str, TimeLimits] = {
     "surveys.sweep_assessments": TimeLimits(soft=25 * 60, hard=30 * 60),
     "surveys.send_coordinator_digests": TimeLimits(soft=9 * 60, hard=10 * 60),
     "surveys.recover_jobs": TimeLimits(soft=4 * 60, hard=5 * 60),
+    "surveys.expire_exports": TimeLimits(soft=9 * 60, hard=10 * 60),
 }
 
 app = Celery("ecogprom")
@@ -103,6 +104,11 @@ app.conf.update(
         "recover-jobs": {
             "task": "surveys.recover_jobs",
             "schedule": crontab(minute="*/10"),
+        },
+        # Export files older than EXPORT_RETENTION_DAYS are deleted (surveys.jobs.retention).
+        "expire-exports": {
+            "task": "surveys.expire_exports",
+            "schedule": crontab(minute="30", hour="3"),
         },
         "coordinator-digest": {
             "task": "surveys.send_coordinator_digests",

@@ -40,18 +40,22 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "simple_history",
-    "axes",
     "django_otp",
     "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "surveys",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Control characters in the path, query, form or cookies: 400 before anything reads them.
+    "surveys.security.middleware.RequestGuardMiddleware",
+    "surveys.security.middleware.PermissionsPolicyMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -63,8 +67,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
     "surveys.tablet.middleware.KioskConfinementMiddleware",
+    "surveys.accounts.middleware.StaffIdleTimeoutMiddleware",
     "surveys.accounts.middleware.StaffOTPMiddleware",
-    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "ecogprom.urls"
@@ -81,6 +85,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "surveys.accounts.context.staff_idle",
             ],
         },
     },
@@ -99,10 +104,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# Django's model backend behind the login throttle (surveys.accounts.throttle).
+AUTHENTICATION_BACKENDS = ["surveys.accounts.backends.ThrottledModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {
@@ -116,23 +119,40 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Login throttling (django-axes): lock a username+IP after repeated failures.
-AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
-AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_MINUTES", 15) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
-AXES_ENABLED = env_bool("AXES_ENABLED", True)
+# Login throttle (surveys.accounts.throttle), keyed on the client address read through
+# TRUSTED_PROXY_IPS: per username and address, the first LOGIN_FREE_FAILURES wrong
+# passwords cost nothing, then each further attempt waits LOGIN_DELAY_SECONDS x 1, 2, 4 ...
+# (at most LOGIN_DELAY_MAX_SECONDS) after the last failure; one address with
+# LOGIN_ADDRESS_FAILURE_LIMIT failures (any usernames) within LOGIN_ADDRESS_WINDOW_SECONDS
+# is refused until they age out. Nobody elsewhere can lock a staff member out.
+LOGIN_THROTTLE_ENABLED = env_bool("LOGIN_THROTTLE_ENABLED", True)
+LOGIN_FREE_FAILURES = env_int("LOGIN_FREE_FAILURES", 5)
+LOGIN_DELAY_SECONDS = env_int("LOGIN_DELAY_SECONDS", 2)
+LOGIN_DELAY_MAX_SECONDS = env_int("LOGIN_DELAY_MAX_SECONDS", 900)
+LOGIN_FAILURE_MEMORY_SECONDS = env_int("LOGIN_FAILURE_MEMORY_SECONDS", 24 * 3600)
+LOGIN_ADDRESS_FAILURE_LIMIT = env_int("LOGIN_ADDRESS_FAILURE_LIMIT", 50)
+LOGIN_ADDRESS_WINDOW_SECONDS = env_int("LOGIN_ADDRESS_WINDOW_SECONDS", 900)
 
-# Optional TOTP second factor for staff (django-otp): once a user has a confirmed
-# device, every staff page needs a code after the password (surveys.accounts.middleware).
-OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", False)
+# TOTP second factor for staff (django-otp): once a user has a confirmed device, every
+# staff page needs a code after the password (surveys.accounts.middleware). Required for
+# staff whenever DEBUG is off unless turned off explicitly; optional in the demo.
+OTP_REQUIRED_FOR_STAFF = env_bool("OTP_REQUIRED_FOR_STAFF", not DEBUG)
+#: Single-use recovery codes issued with an authenticator (django-otp's static device).
+OTP_RECOVERY_CODES = 10
 OTP_TOTP_ISSUER = env_str("OTP_TOTP_ISSUER", "ecogprom")
 # Wrong codes back off exponentially (factor × 1, 2, 4 ... seconds); 0 would turn it off.
 OTP_TOTP_THROTTLE_FACTOR = env_int("OTP_TOTP_THROTTLE_FACTOR", 1)
 if OTP_TOTP_THROTTLE_FACTOR < 1:
     raise ImproperlyConfigured("OTP_TOTP_THROTTLE_FACTOR must be at least 1 (TOTP throttling)")
+OTP_STATIC_THROTTLE_FACTOR = OTP_TOTP_THROTTLE_FACTOR
 OTP_LOGIN_URL = "account:two_factor_verify"
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# Personal API tokens (surveys.accounts.tokens): made by staff from a verified session,
+# stored as a SHA-256 digest, valid for at most API_TOKEN_DAYS days.
+API_TOKEN_DAYS = env_int("API_TOKEN_DAYS", 90)
+if API_TOKEN_DAYS < 1:
+    raise ImproperlyConfigured("API_TOKEN_DAYS must be at least 1")
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("es", "Español")]
@@ -166,13 +186,66 @@ CSRF_COOKIE_SECURE = SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env_int("SESSION_COOKIE_AGE", 8 * 3600)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+# Staff are signed out after this long without a request (a warning shows before).
+STAFF_IDLE_TIMEOUT_SECONDS = env_int("STAFF_IDLE_TIMEOUT_SECONDS", 30 * 60)
+STAFF_IDLE_WARNING_SECONDS = env_int("STAFF_IDLE_WARNING_SECONDS", 120)
+if not 0 < STAFF_IDLE_WARNING_SECONDS < STAFF_IDLE_TIMEOUT_SECONDS:
+    raise ImproperlyConfigured(
+        "STAFF_IDLE_WARNING_SECONDS must be above 0 and below STAFF_IDLE_TIMEOUT_SECONDS"
+    )
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Browser features no page here uses, refused for every origin (Permissions-Policy header).
+PERMISSIONS_POLICY: dict[str, list[str]] = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+        "xr-spatial-tracking",
+    )
+}
+# The client's address behind a reverse proxy (surveys.security.client): the header is
+# believed only from these addresses/networks, read from the right. Empty: REMOTE_ADDR.
+TRUSTED_PROXY_IPS = env_list("TRUSTED_PROXY_IPS", [])
+CLIENT_IP_HEADER = env_str("CLIENT_IP_HEADER", "X-Forwarded-For")
 X_FRAME_OPTIONS = "DENY"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# Content-Security-Policy (django-csp): everything from this origin, no inline script or
+# style, no plugins, no framing; images may be data: URIs (the two-factor QR code).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "worker-src": ["'self'"],
+        "manifest-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
+# Generated files (exports, snapshots, plots) readable by the service account only.
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
+#: Export files are deleted this many days after they were made (beat, daily).
+EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 30)
 
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
@@ -194,11 +267,21 @@ CELERY_EMBEDDED_BROKER_DIR = VAR_DIR / "celery-broker"
 CELERY_TASK_ALWAYS_EAGER = False
 
 REST_FRAMEWORK = {
+    # The token first: an API request without credentials is answered 401 with
+    # WWW-Authenticate: Token (a refused token too, with the reason).
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "surveys.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON only in production; the browsable API with DEBUG (the demo).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
+    ],
+    "DEFAULT_PERMISSION_CLASSES": [
+        "surveys.api.permissions.TokenScope",
+        "rest_framework.permissions.IsAuthenticated",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_FILTER_BACKENDS": [
@@ -206,6 +289,13 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # JSON within bounds (size, depth, no NUL or lone surrogates); form fields are checked by
+    # surveys.security.middleware.RequestGuardMiddleware.
+    "DEFAULT_PARSER_CLASSES": [
+        "surveys.security.drf.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "ecogprom API",
@@ -213,7 +303,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI from this server (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+# /api/docs/ (Swagger UI) answers only when enabled; the schema stays at /api/schema/.
+API_DOCS_ENABLED = env_bool("API_DOCS_ENABLED", DEBUG)
 
 # Kiosk (patient tablet) behaviour.
 KIOSK_IDLE_SECONDS = env_int("KIOSK_IDLE_SECONDS", 300)
@@ -224,5 +320,4 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
 }

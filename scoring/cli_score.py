@@ -52,7 +52,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="score FACT-B forms (PWB ... TOI) from a CSV or Parquet table",
         description=(
             "Score FACT-B v4 forms: one row per form, item codes (GP1 ... P2; optionally "
-            "B10-B13 and LR1-LR9) as columns. Other columns pass through first, unchanged. "
+            "B10-B13 and LR1-LR9) as columns. Other columns pass through first, unchanged "
+            "(in a CSV, text that begins with = + - @ gets a leading ' so that spreadsheets "
+            "do not run it as a formula). "
             "Missing: blank/NA, 8 or 9; any other value outside 0-4 is an error (exit 2)."
         ),
     )

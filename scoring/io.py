@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scoring.csvsafe import escape_arrow, escape_frame
+
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
@@ -165,7 +167,8 @@ def _csv_bytes(table: Any, header: bool) -> Any:
 
 
 def _csv_parts(table: pa.Table) -> list[Any]:
-    """The CSV text of ``table`` in row slices formatted on up to 4 threads."""
+    """The CSV text of ``table`` (formulas escaped) in row slices formatted on up to 4 threads."""
+    table = escape_arrow(table)
     workers = min(4, os.cpu_count() or 1)
     if table.num_rows < _PARALLEL_WRITE_ROWS or workers == 1:
         return [_csv_bytes(table, True)]
@@ -201,7 +204,7 @@ def _write_csv(df: pd.DataFrame, path: str | Path) -> None:
     except (ValueError, TypeError, NotImplementedError):  # incl. the Arrow errors
         # Columns Arrow cannot convert or write (mixed-type objects, duplicate names...).
         # CRLF so that a lone CR inside a value is quoted, not read as a row break.
-        df.to_csv(path, index=False, lineterminator="\r\n")
+        escape_frame(df).to_csv(path, index=False, lineterminator="\r\n")
         return
     _write_parts(parts, path)
 

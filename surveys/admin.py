@@ -17,16 +17,21 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
+from surveys.accounts.roles import signed_in
+from surveys.accounts.tokens import api_token_revoke
 from surveys.models import (
     AnalysisRun,
     AnswerTap,
+    ApiToken,
     Arm,
     Assessment,
     AuditEvent,
     ExportJob,
+    LoginAttempt,
     OdmOid,
     Participant,
     PreservedAnswer,
@@ -330,3 +335,38 @@ class PreservedAnswerAdmin(ReadOnlyAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[PreservedAnswer]:
         return super().get_queryset(request).filter(outcome=AnswerTap.Outcome.PRESERVED)
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ReadOnlyAdmin):
+    """Every staff member's API tokens (never the secret: only a digest is stored)."""
+
+    list_display = (
+        "prefix",
+        "name",
+        "user",
+        "read_only",
+        "created_verified",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = ("read_only", "created_verified")
+    search_fields = ("user__username", "name", "prefix")
+    exclude = ("digest",)
+    actions = ["revoke"]
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        actor, now = signed_in(request.user), timezone.now()
+        for token in queryset:
+            api_token_revoke(token_id=token.pk, actor=actor, now=now)
+        self.message_user(request, f"{queryset.count()} token(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(LoginAttempt)
+class LoginAttemptAdmin(ReadOnlyAdmin):
+    list_display = ("at", "username", "client_ip", "succeeded")
+    list_filter = ("succeeded",)
+    search_fields = ("username", "client_ip")

@@ -20,6 +20,7 @@ from django.utils import timezone
 from surveys.jobs.claims import Outcome
 from surveys.jobs.periodic import run_recorded
 from surveys.jobs.recovery import recover_stale_jobs
+from surveys.jobs.retention import expire_exports
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ def run_analysis_task(self: Any, run_id: int) -> str:
     from surveys.statistician.analysis.runs import execute_run
 
     return _run_job(self, execute_run, run_id)
+
+
+@shared_task(name="surveys.expire_exports", acks_late=True)
+def expire_exports_task() -> dict[str, Any]:
+    return run_recorded("surveys.expire_exports", lambda: expire_exports(now=timezone.now()))
 
 
 @shared_task(name="surveys.recover_jobs", acks_late=True)

@@ -1,7 +1,18 @@
-"""Shared fixtures: the E2108 trial, sites, roles, and a real Celery worker on Redis."""
+"""Shared fixtures: the database roles, the E2108 trial, sites, roles, a real Celery worker.
+
+The suite runs as the application's PostgreSQL role, as production does: the
+test database is created and migrated by the owner role (``ecogprom_owner``),
+``manage.py grant_app_role`` grants the application role (``ecogprom_app``) its
+privileges, and from then on every connection, the Celery worker's included,
+is the application role, which owns nothing and may only SELECT and INSERT
+the audit trail. Between transactional tests the harness empties the tables
+as the owner, with the audit trail's TRUNCATE trigger disabled inside that
+one transaction only (production never does this).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import subprocess
@@ -13,6 +24,101 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+OWNER_ROLE = "ecogprom_owner"
+APP_ROLE = "ecogprom_app"
+AUDIT_TRUNCATE_TRIGGER = "surveys_auditevent_no_truncate"
+
+
+def _ensure_roles() -> None:
+    """Create the two roles if missing (cluster-wide, idempotent, safe when run concurrently)."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    admin = psycopg.connect(
+        host=db["HOST"],
+        port=db["PORT"] or 5432,
+        user=db["USER"],
+        password=db.get("PASSWORD") or None,
+        dbname="postgres",
+        autocommit=True,
+    )
+    with admin:
+        for role, attributes in ((OWNER_ROLE, "LOGIN CREATEDB"), (APP_ROLE, "LOGIN")):
+            admin.execute(
+                f"DO $$ BEGIN CREATE ROLE {role} {attributes}; "
+                "EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            )
+        admin.execute(f"ALTER ROLE {OWNER_ROLE} LOGIN CREATEDB NOSUPERUSER")
+        admin.execute(f"ALTER ROLE {APP_ROLE} LOGIN NOSUPERUSER NOCREATEDB")
+
+
+def connect_as(role: str) -> None:
+    """Every later query, in this process and in workers started after, runs as *role*."""
+    from django.conf import settings
+    from django.db import connections
+
+    for alias in connections:
+        connections[alias].close()
+        connections[alias].settings_dict["USER"] = role
+        settings.DATABASES[alias]["USER"] = role
+
+
+@contextlib.contextmanager
+def as_owner() -> Iterator[None]:
+    connect_as(OWNER_ROLE)
+    try:
+        yield
+    finally:
+        connect_as(APP_ROLE)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -> None:
+    """The test database is created and migrated by the owner role."""
+    _ensure_roles()
+    connect_as(OWNER_ROLE)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker) -> Iterator[None]:
+    """After pytest-django's set-up (as the owner): grant, then run as the application role."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("grant_app_role", role=APP_ROLE, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    connect_as(APP_ROLE)
+    yield
+    connect_as(OWNER_ROLE)  # pytest-django drops the test database as its owner
+
+
+def _patch_transactional_flush() -> None:
+    """Transactional tests end with TRUNCATE of every table: as the owner, audit trigger off."""
+    from django.db import connection, transaction
+    from django.test.testcases import TransactionTestCase
+
+    original = TransactionTestCase._fixture_teardown
+    if getattr(original, "ecogprom_as_owner", False):
+        return
+
+    def _fixture_teardown(self: TransactionTestCase) -> None:
+        with as_owner(), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"ALTER TABLE surveys_auditevent DISABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER}"
+                )
+            original(self)
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"ALTER TABLE surveys_auditevent ENABLE TRIGGER {AUDIT_TRUNCATE_TRIGGER}"
+                )
+
+    _fixture_teardown.ecogprom_as_owner = True  # type: ignore[attr-defined]
+    TransactionTestCase._fixture_teardown = _fixture_teardown  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _patch_transactional_flush()
 
 
 @pytest.fixture

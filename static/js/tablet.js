@@ -329,7 +329,10 @@
     }
     var count = Object.keys(answered).length;
     var bar = document.querySelector("[data-progress-bar]");
-    if (bar) bar.style.width = Math.round((100 * count) / total) + "%";
+    if (bar) {
+      bar.max = total;
+      bar.value = count;
+    }
     var text = document.querySelector("[data-answered-text]");
     var template = message("answered");
     if (text && template) {

@@ -1,4 +1,12 @@
-"""The middleware that enforces the optional TOTP second factor for staff (django-otp).
+"""Staff sessions: the idle sign-out, and the TOTP second factor (django-otp).
+
+:class:`StaffIdleTimeoutMiddleware` signs a staff member out after
+``STAFF_IDLE_TIMEOUT_SECONDS`` without a request (a warning with "stay signed
+in" shows ``STAFF_IDLE_WARNING_SECONDS`` before, ``static/js/staff.js``); the
+absolute limit stays ``SESSION_COOKIE_AGE``. Kiosk sessions (no staff login)
+are the tablet's own business (``KIOSK_IDLE_SECONDS``).
+
+:class:`StaffOTPMiddleware`:
 
 * Staff (coordinators, statisticians, Django staff and superusers) may enrol an
   authenticator app on ``/accounts/two-factor/``.
@@ -13,15 +21,21 @@
   ``/healthz``, ``/static/``, ``/i18n/``, log in and log out.
 
 Must come after ``AuthenticationMiddleware`` and django-otp's ``OTPMiddleware``.
-API token logins (DRF ``TokenAuthentication``) are not session logins and are
-not covered: a token is a separate, admin-issued credential.
+API token logins are not session logins: the token authentication itself
+refuses, for an account that must use a second factor, a token that was not
+made from a verified session (:mod:`surveys.accounts.tokens`).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import Resolver404, resolve, reverse
@@ -35,8 +49,15 @@ EXEMPT_PREFIXES = ("/static/", "/healthz", "/i18n/", "/favicon.ico")
 TABLET_PREFIX = "/tablet/"
 STAFF_TABLET_PREFIX = "/tablet/start/"
 API_PREFIX = "/api/"
+SESSION_VIEW = "account:session"
 #: Views an authenticated but not yet verified user may always reach.
-ALWAYS_ALLOWED_VIEWS = frozenset({"login", "logout", VERIFY_VIEW})
+ALWAYS_ALLOWED_VIEWS = frozenset({"login", "logout", VERIFY_VIEW, SESSION_VIEW})
+#: When the session last saw the staff member (epoch seconds).
+LAST_SEEN = "staff_last_seen"
+#: Stored at most this often (saves a session write on every request).
+TOUCH_EVERY = 30
+#: Set on the request when the idle timeout signed the user out (the logout is audited so).
+IDLE_SIGN_OUT = "idle_sign_out"
 
 
 def _exempt_path(path: str) -> bool:
@@ -77,3 +98,44 @@ class StaffOTPMiddleware:
             return JsonResponse({"detail": detail, "code": f"otp_{need}_required"}, status=403)
         target = reverse(VERIFY_VIEW if need == VERIFY else ENROL_VIEW)
         return redirect(f"{target}?{urlencode({'next': request.get_full_path()})}")
+
+
+def touch(request: HttpRequest) -> None:
+    """Count this request as activity."""
+    request.session[LAST_SEEN] = int(time.time())
+
+
+def idle_seconds_left(request: HttpRequest) -> int:
+    last = request.session.get(LAST_SEEN)
+    if last is None:
+        return settings.STAFF_IDLE_TIMEOUT_SECONDS
+    return max(0, math.ceil(last + settings.STAFF_IDLE_TIMEOUT_SECONDS - time.time()))
+
+
+class StaffIdleTimeoutMiddleware:
+    """Sign a signed-in user out after ``STAFF_IDLE_TIMEOUT_SECONDS`` without a request."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_authenticated or request.path_info.startswith(EXEMPT_PREFIXES):
+            return self.get_response(request)
+        now = int(time.time())
+        last = request.session.get(LAST_SEEN)
+        if isinstance(last, int) and now - last > settings.STAFF_IDLE_TIMEOUT_SECONDS:
+            setattr(request, IDLE_SIGN_OUT, True)
+            logout(request)
+            minutes = settings.STAFF_IDLE_TIMEOUT_SECONDS // 60
+            text = f"You were signed out after {minutes} minutes without activity."
+            if request.path_info.startswith(API_PREFIX):
+                return JsonResponse({"detail": text, "code": "session_expired"}, status=401)
+            messages.info(request, text)
+            login = reverse("login")
+            if request.method == "GET" and _view_name(request.path_info) != SESSION_VIEW:
+                login += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(login)
+        passive = request.method == "GET" and _view_name(request.path_info) == SESSION_VIEW
+        if not passive and (not isinstance(last, int) or now - last >= TOUCH_EVERY):
+            request.session[LAST_SEEN] = now
+        return self.get_response(request)

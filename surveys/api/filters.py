@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any
-
 import django_filters as filters
-from django import forms
-from django_filters.fields import IsoDateTimeField
 
 from surveys.models import AnalysisRun, Assessment, ExportJob, Participant, Response, Score
-
-MAX_UTC_OFFSET = dt.timedelta(hours=14)  # the widest real time zone; PostgreSQL allows < 16 h
-
-
-class RealDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date-time that a real clock could show: the offset is at most ±14:00."""
-
-    def to_python(self, value: Any) -> dt.datetime | None:
-        parsed = super().to_python(value)
-        offset = parsed.utcoffset() if parsed is not None else None
-        if offset is not None and abs(offset) > MAX_UTC_OFFSET:
-            raise forms.ValidationError("the UTC offset must be between -14:00 and +14:00")
-        return parsed
-
-
-class RealDateTimeFilter(filters.IsoDateTimeFilter):
-    field_class = RealDateTimeField
+from surveys.security.dates import BoundedDateFilter, BoundedDateTimeFilter
 
 
 class ParticipantFilter(filters.FilterSet):
@@ -36,8 +15,8 @@ class ParticipantFilter(filters.FilterSet):
     on_study = filters.BooleanFilter(
         field_name="off_study_on", lookup_expr="isnull", help_text="Still on study."
     )
-    randomized_after = filters.DateFilter(field_name="randomized_on", lookup_expr="gte")
-    randomized_before = filters.DateFilter(field_name="randomized_on", lookup_expr="lte")
+    randomized_after = BoundedDateFilter(field_name="randomized_on", lookup_expr="gte")
+    randomized_before = BoundedDateFilter(field_name="randomized_on", lookup_expr="lte")
 
     class Meta:
         model = Participant
@@ -49,8 +28,8 @@ class AssessmentFilter(filters.FilterSet):
     site = filters.CharFilter(field_name="participant__site__code", help_text="Site code.")
     arm = filters.CharFilter(field_name="participant__arm__code", help_text="Arm code.")
     visit = filters.CharFilter(field_name="visit__code", help_text="Visit code.")
-    completed_after = RealDateTimeFilter(field_name="completed_at", lookup_expr="gte")
-    completed_before = RealDateTimeFilter(field_name="completed_at", lookup_expr="lte")
+    completed_after = BoundedDateTimeFilter(field_name="completed_at", lookup_expr="gte")
+    completed_before = BoundedDateTimeFilter(field_name="completed_at", lookup_expr="lte")
 
     class Meta:
         model = Assessment

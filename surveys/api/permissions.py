@@ -8,6 +8,19 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 
 from surveys.accounts.roles import is_coordinator, is_statistician
+from surveys.models import ApiToken
+
+
+class TokenScope(BasePermission):
+    """A read-only API token reads (GET, HEAD, OPTIONS) and writes nothing."""
+
+    message = "This API token is read-only."
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        token = request.auth
+        if isinstance(token, ApiToken) and token.read_only:
+            return request.method in SAFE_METHODS
+        return True
 
 
 class TrialDataPermission(BasePermission):

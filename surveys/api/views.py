@@ -20,7 +20,7 @@ from rest_framework.serializers import BaseSerializer
 
 from surveys.accounts.roles import signed_in, visible_sites
 from surveys.api import filters as api_filters
-from surveys.api.permissions import StatisticianPermission, TrialDataPermission
+from surveys.api.permissions import StatisticianPermission, TokenScope, TrialDataPermission
 from surveys.api.serializers import (
     AnalysisPresetSerializer,
     AnalysisRunListSerializer,
@@ -54,8 +54,16 @@ from surveys.statistician.exports.jobs import (
     stored_extra_file,
 )
 from surveys.statistician.exports.writers import CONTENT_TYPES
-from surveys.statistician.files import stored_file_response
-from surveys.trial.participants import assessment_record_missed_reason, participant_randomize
+from surveys.statistician.files import (
+    export_download_record,
+    run_file_download_record,
+    stored_file_response,
+)
+from surveys.trial.participants import (
+    assessment_record_missed_reason,
+    participant_randomize,
+    participant_view_record,
+)
 
 BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 
@@ -63,7 +71,7 @@ BINARY = {(200, "application/octet-stream"): OpenApiTypes.BINARY}
 class SiteScopedViewSet(viewsets.ReadOnlyModelViewSet):
     """Rows of the sites the user may see: her own (coordinator) or all (statistician, admin)."""
 
-    permission_classes = [TrialDataPermission]
+    permission_classes = [TokenScope, TrialDataPermission]
     site_path = "site"
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -120,6 +128,11 @@ class ParticipantViewSet(mixins.CreateModelMixin, SiteScopedViewSet):
         except DjangoValidationError as exc:
             raise _bad_request(exc) from None
         return ApiResponse(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> ApiResponse:
+        participant = self.get_object()
+        participant_view_record(participant=participant, actor=request.user, via="api")
+        return ApiResponse(self.get_serializer(participant).data)
 
 
 @extend_schema_view(
@@ -192,7 +205,7 @@ class StatisticianJobViewSet(
     mixins.RetrieveModelMixin,
     viewsets.GenericViewSet,
 ):
-    permission_classes = [StatisticianPermission]
+    permission_classes = [TokenScope, StatisticianPermission]
 
 
 @extend_schema_view(
@@ -233,7 +246,9 @@ class ExportJobViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk: str | None = None) -> FileResponse:
         job = self._finished(pk)
-        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        response = stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        export_download_record(job=job, file="data", actor=request.user, via="api")
+        return response
 
     @extend_schema(summary="Download the export's codebook (CSV)", responses=BINARY)
     @action(detail=True, methods=["get"])
@@ -241,7 +256,11 @@ class ExportJobViewSet(StatisticianJobViewSet):
         job = self._finished(pk)
         if not job.codebook:
             raise Http404("this export has no CSV codebook")
-        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        response = stored_file_response(
+            job.codebook, file_name(job, codebook_file=True), "text/csv"
+        )
+        export_download_record(job=job, file="codebook", actor=request.user, via="api")
+        return response
 
     @extend_schema(
         summary="Download one of the export's other files (manifest, JSON codebook, programs)",
@@ -250,7 +269,9 @@ class ExportJobViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path=r"files/(?P<name>[A-Za-z0-9_.\-]+)")
     def file(self, request: Request, pk: str | None = None, name: str = "") -> FileResponse:
         job = self._finished(pk)
-        return stored_extra_file(job, name)
+        response = stored_extra_file(job, name)
+        export_download_record(job=job, file=name, actor=request.user, via="api")
+        return response
 
 
 def _start_run(
@@ -294,9 +315,11 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"])
     def snapshot(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(
+        response = stored_file_response(
             run.snapshot, f"analysis_{run.pk}_snapshot.parquet", CONTENT_TYPES["parquet"]
         )
+        run_file_download_record(run=run, name="snapshot.parquet", actor=request.user, via="api")
+        return response
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (PNG)",
@@ -305,7 +328,9 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-png")
     def plot_png(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+        response = stored_file_response(run.plot_png, f"analysis_{run.pk}_plot.png", "image/png")
+        run_file_download_record(run=run, name="plot.png", actor=request.user, via="api")
+        return response
 
     @extend_schema(
         summary="Mean score by visit and arm with 95% CI (SVG)",
@@ -314,7 +339,11 @@ class AnalysisRunViewSet(StatisticianJobViewSet):
     @action(detail=True, methods=["get"], url_path="plot-svg")
     def plot_svg(self, request: Request, pk: str | None = None) -> FileResponse:
         run = self._finished(pk)
-        return stored_file_response(run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml")
+        response = stored_file_response(
+            run.plot_svg, f"analysis_{run.pk}_plot.svg", "image/svg+xml"
+        )
+        run_file_download_record(run=run, name="plot.svg", actor=request.user, via="api")
+        return response
 
 
 @extend_schema_view(

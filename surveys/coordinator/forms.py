@@ -14,6 +14,7 @@ from django import forms
 from django.utils import timezone
 
 from surveys.models import Arm, Assessment, Participant, Site, Trial
+from surveys.security.dates import BoundedDateField
 from surveys.trial.participants import MAX_REASON, site_today
 
 #: The label of the empty first choice of every choice field.
@@ -41,9 +42,7 @@ class MissedReasonForm(forms.Form):
 
 
 class OffStudyForm(forms.Form):
-    off_study_on = forms.DateField(
-        label="Off-study date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    off_study_on = BoundedDateField(label="Off-study date")
     reason = forms.ChoiceField(choices=with_empty_choice(Participant.OffStudyReason.choices))
     note = forms.CharField(required=False, max_length=500, label="Note (required for 'Other')")
     #: The fingerprint of the plan the confirmation page showed (empty: show it first).
@@ -95,7 +94,7 @@ class RandomizeForm(forms.Form):
     study_id = forms.CharField(max_length=32, label="Study id")
     site = forms.ModelChoiceField(queryset=Site.objects.none(), empty_label=CHOOSE)
     arm = forms.ModelChoiceField(queryset=Arm.objects.none(), empty_label=CHOOSE)
-    randomized_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    randomized_on = BoundedDateField()
     language = forms.ChoiceField(choices=with_empty_choice(Participant.Language.choices))
 
     def __init__(self, *args: Any, trial: Trial, sites: Any, **kwargs: Any) -> None:

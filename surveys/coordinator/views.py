@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views import View
 
+from scoring.csvsafe import escape_cell
 from surveys import instrumentation
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.coordinator import selectors
@@ -37,6 +38,7 @@ from surveys.trial.participants import (
     participant_go_off_study,
     participant_randomize,
     participant_undo_off_study,
+    participant_view_record,
     randomization_plan,
     undo_off_study_plan,
 )
@@ -220,6 +222,7 @@ class RandomizeView(CoordinatorView):
 class ParticipantDetailView(CoordinatorView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         participant = self.my_participant(pk)
+        participant_view_record(participant=participant, actor=request.user, via="page")
         return self.render_page(request, participant)
 
     def render_page(
@@ -543,7 +546,8 @@ class ComplianceView(CoordinatorView):
             if rows:
                 writer = csv.DictWriter(response, fieldnames=list(rows[0].as_dict()))
                 writer.writeheader()
-                writer.writerows(row.as_dict() for row in rows)
+                for row in rows:
+                    writer.writerow({k: escape_cell(v) for k, v in row.as_dict().items()})
             return response
         return render(
             request,

@@ -1,5 +1,7 @@
-"""ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit."""
+"""ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
+API tokens and login attempts."""
 
+from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
     SCORE_CODES,
     SCORE_FIELDS,
@@ -22,6 +24,7 @@ __all__ = [
     "AnalysisPreset",
     "AnalysisRun",
     "AnswerTap",
+    "ApiToken",
     "Arm",
     "Assessment",
     "AuditEvent",
@@ -31,6 +34,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "KioskSession",
+    "LoginAttempt",
     "OdmOid",
     "Participant",
     "PreservedAnswer",

@@ -57,6 +57,20 @@ class AuditEvent(models.Model):
         SCORED = "scored", "Scored"
         EXPORT = "export", "Data exported"
         ANALYSIS = "analysis", "Analysis run"
+        EXPORT_DOWNLOAD = "export_download", "Export file downloaded"
+        EXPORT_EXPIRED = "export_expired", "Export files deleted (retention)"
+        RUN_FILE_DOWNLOAD = "run_file_download", "Analysis file downloaded"
+        RECORD_VIEW = "record_view", "Participant record viewed"
+        LOGIN = "login", "Logged in"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_REFUSED = "login_refused", "Login refused (too many attempts)"
+        LOGOUT = "logout", "Logged out"
+        SESSION_EXPIRED = "session_expired", "Signed out after inactivity"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
+        TWO_FACTOR = "two_factor", "Two-factor authentication changed"
+        API_TOKEN_CREATED = "api_token_created", "API token created"
+        API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
+        API_TOKEN_USED = "api_token_used", "API token used"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

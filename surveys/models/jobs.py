@@ -6,10 +6,12 @@ compare-and-set update, so a redelivered message never runs it twice at once.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import ClassVar
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from surveys.models.audit import AuditEvent
 
@@ -19,10 +21,11 @@ class JobStatus(models.TextChoices):
     RUNNING = "running", "Running"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired (files deleted)"
 
 
 #: A job in one of these states is never run again.
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED)
+FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.EXPIRED)
 
 
 class TaskRun(models.Model):
@@ -83,6 +86,17 @@ class Job(models.Model):
         return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
+def past_retention_q(now: dt.datetime, days: int) -> Q:
+    """SQL twin of :meth:`ExportJob.is_past_retention`."""
+    return Q(status=JobStatus.SUCCEEDED, finished_at__lt=now - dt.timedelta(days=days))
+
+
+class ExportJobQuerySet(models.QuerySet["ExportJob"]):
+    def past_retention(self, now: dt.datetime, days: int) -> ExportJobQuerySet:
+        """Succeeded exports whose files are older than the retention period."""
+        return self.filter(past_retention_q(now, days))
+
+
 class ExportJob(Job):
     task_name = "surveys.run_export"
     lease_namespace = 72_108_001
@@ -117,8 +131,18 @@ class ExportJob(Job):
     #: download name -> storage name.
     files = models.JSONField(default=dict, blank=True)
 
+    objects = ExportJobQuerySet.as_manager()
+
     def __str__(self) -> str:
         return f"export {self.pk} {self.kind}.{self.format} {self.status}"
+
+    def is_past_retention(self, now: dt.datetime, days: int) -> bool:
+        """Made more than *days* ago, files still kept (SQL twin: :func:`past_retention_q`)."""
+        return (
+            self.status == JobStatus.SUCCEEDED
+            and self.finished_at is not None
+            and self.finished_at < now - dt.timedelta(days=days)
+        )
 
 
 class AnalysisRun(Job):

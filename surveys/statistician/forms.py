@@ -9,6 +9,7 @@ from django import forms
 from scoring.deterioration import MID_RANGES
 from scoring.instruments import get_score
 from surveys.models import AnalysisPreset, Arm, ExportJob, Site, Trial, Visit
+from surveys.security.dates import BoundedDateField
 from surveys.statistician.analysis.parameters import (
     SCALE_MEASURES,
     RunParameters,
@@ -43,10 +44,9 @@ class ExportForm(forms.Form):
     arms = forms.MultipleChoiceField(
         required=False, widget=forms.CheckboxSelectMultiple, help_text="None ticked: both arms."
     )
-    cutoff = forms.DateField(
+    cutoff = BoundedDateField(
         required=False,
         label="Data cut-off date",
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Forms completed on or before this day (site-local); blank: everything.",
     )
     include_dates = forms.BooleanField(
@@ -102,10 +102,9 @@ class RunForm(forms.Form):
     """A run's parameters, offered from what the trial collects (its visits and measures)."""
 
     trial = forms.ChoiceField(label="Trial", required=False, help_text="Blank: the only trial.")
-    cutoff = forms.DateField(
+    cutoff = BoundedDateField(
         required=False,
         label="Data cut-off date",
-        widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Participants randomized and forms completed on or before this day "
         "(site-local), each assessment in its state as of that day; blank: everything now.",
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views import View
 
+from scoring.csvsafe import escape_frame
 from surveys.accounts.roles import StatisticianRequiredMixin
 from surveys.models import AnalysisPreset, AnalysisRun, ExportJob, JobStatus
 from surveys.statistician.analysis import present
@@ -27,7 +29,11 @@ from surveys.statistician.exports.jobs import (
 )
 from surveys.statistician.exports.kinds import KINDS
 from surveys.statistician.exports.writers import CONTENT_TYPES
-from surveys.statistician.files import stored_file_response
+from surveys.statistician.files import (
+    export_download_record,
+    run_file_download_record,
+    stored_file_response,
+)
 from surveys.statistician.forms import ExportForm, RunForm
 
 RECENT = 25
@@ -52,7 +58,7 @@ class StatisticianView(StatisticianRequiredMixin, View):
 def _csv_response(frame: Any, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    frame.to_csv(response, index=False)
+    response.write(escape_frame(frame).to_csv(index=False))
     return response
 
 
@@ -118,6 +124,7 @@ class ExportDetailView(StatisticianView):
                 "kind_help": KIND_HELP.get(job.kind, ""),
                 "filters": ExportFilters.from_dict(job.filters).describe(),
                 "pending": job.is_pending,
+                "retention_days": settings.EXPORT_RETENTION_DAYS,
             },
         )
 
@@ -125,13 +132,19 @@ class ExportDetailView(StatisticianView):
 class ExportDownloadView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        response = stored_file_response(job.file, file_name(job), CONTENT_TYPES[job.format])
+        export_download_record(job=job, file="data", actor=request.user, via="page")
+        return response
 
 
 class ExportCodebookView(StatisticianView):
     def get(self, request: HttpRequest, pk: int) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return stored_file_response(job.codebook, file_name(job, codebook_file=True), "text/csv")
+        response = stored_file_response(
+            job.codebook, file_name(job, codebook_file=True), "text/csv"
+        )
+        export_download_record(job=job, file="codebook", actor=request.user, via="page")
+        return response
 
 
 class ExportFileView(StatisticianView):
@@ -139,7 +152,9 @@ class ExportFileView(StatisticianView):
 
     def get(self, request: HttpRequest, pk: int, name: str) -> FileResponse:
         job = get_object_or_404(ExportJob, pk=pk, status=JobStatus.SUCCEEDED)
-        return stored_extra_file(job, name)
+        response = stored_extra_file(job, name)
+        export_download_record(job=job, file=name, actor=request.user, via="page")
+        return response
 
 
 # --------------------------------------------------------------------------- analysis runs
@@ -253,6 +268,11 @@ class RunFileView(StatisticianView):
 
     def get(self, request: HttpRequest, pk: int, name: str) -> HttpResponseBase:
         run = get_object_or_404(AnalysisRun, pk=pk, status=JobStatus.SUCCEEDED)
+        response = self.file(request, run, name)
+        run_file_download_record(run=run, name=name, actor=request.user, via="page")
+        return response
+
+    def file(self, request: HttpRequest, run: AnalysisRun, name: str) -> HttpResponseBase:
         if name == "snapshot.csv":
             if not run.snapshot:
                 raise Http404("no snapshot")

@@ -16,14 +16,12 @@ still gets ``no-store``.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import login, logout
-from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.staticfiles import finders
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -34,8 +32,11 @@ from django.utils.translation import gettext as _
 from django.views import View
 from django.views.decorators.cache import never_cache
 
+from surveys.accounts.backends import THROTTLED
+from surveys.accounts.forms import LoginForm
 from surveys.accounts.roles import CoordinatorRequiredMixin, signed_in, visible_sites
 from surveys.models import Actor, AnswerTap, Assessment, KioskSession
+from surveys.security.inputs import UnsafeInput, loads_json
 from surveys.tablet import pages
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.forms import HandOffForm, PinForm
@@ -487,7 +488,7 @@ class ExitView(KioskView):
         self,
         request: HttpRequest,
         pin_form: PinForm | None = None,
-        login_form: AuthenticationForm | None = None,
+        login_form: LoginForm | None = None,
         status: int = 200,
     ) -> HttpResponse:
         return render(
@@ -499,7 +500,7 @@ class ExitView(KioskView):
                 "idle_seconds": settings.KIOSK_IDLE_SECONDS,
                 "rendered_at": int(self.now.timestamp() * 1000),
                 "pin_form": pin_form or PinForm(),
-                "login_form": login_form or AuthenticationForm(request),
+                "login_form": login_form or LoginForm(request),
                 "pin_blocked": _pin_failures(request) >= MAX_PIN_FAILURES,
                 "can_return": self.kiosk.is_live and not self.kiosk.locked,
             },
@@ -512,8 +513,12 @@ class ExitView(KioskView):
     def post(self, request: HttpRequest) -> HttpResponseBase:
         participant_url = reverse("coordinator:participant", args=[self.assessment.participant_id])
         if request.POST.get("method") == "login":
-            login_form = AuthenticationForm(request, data=request.POST)
+            login_form = LoginForm(request, data=request.POST)
             if not login_form.is_valid():
+                verdict = getattr(request, THROTTLED, None)  # the login throttle said wait
+                if verdict is not None:
+                    login_form.add_error(None, verdict.message())
+                    return self.render_exit(request, login_form=login_form, status=429)
                 return self.render_exit(request, login_form=login_form, status=400)
             user = login_form.get_user()
             if not may_release(user, self.kiosk):
@@ -576,9 +581,11 @@ class AnswerView(View):
     ``status`` with ``preserved: true`` when the assessment takes no more
     answers and this one was kept for the coordinator; 409 ``key_conflict``
     for an idempotency key already used for another answer (nothing stored);
-    400 a bad request, value or item; 403 no kiosk session or one for another
-    assessment (nothing stored). The tablet removes an answer from its queue
-    on 200 or a 409 ``preserved``, never otherwise.
+    400 a bad request, value or item (and JSON that is too deep or holds a NUL:
+    :func:`~surveys.security.inputs.loads_json`); 413 a body over 64 KiB; 403
+    no kiosk session or one for another assessment (nothing stored). The
+    tablet removes an answer from its queue on 200 or a 409 ``preserved``,
+    never otherwise.
     """
 
     http_method_names = ["post"]
@@ -587,10 +594,12 @@ class AnswerView(View):
         token = _token(request)
         if not token:
             return _json_error("no questionnaire is open on this tablet", "kiosk_missing", 403)
+        if request.content_type != "application/json":
+            return _json_error("send the answer as JSON (application/json)", "malformed", 400)
         try:
-            body = json.loads(request.body or b"")
-        except (ValueError, UnicodeDecodeError):
-            return _json_error("the request body is not JSON", "malformed", 400)
+            body = loads_json(request.body or b"")
+        except UnsafeInput as exc:  # not JSON, too large, too deep, NUL or a lone surrogate
+            return _json_error(exc.message, exc.code, exc.status)
         if not isinstance(body, dict):
             return _json_error("the request body must be a JSON object", "malformed", 400)
         assessment_id, item = body.get("assessment"), body.get("item")

@@ -20,6 +20,7 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from surveys.models import (
     Actor,
@@ -328,6 +329,17 @@ def off_study_plan(*, participant: Participant, off_study_on: dt.date, lock: boo
         if to_status is not None:
             changes.append(AssessmentChange(assessment, to_status))
     return Plan(changes=changes, sessions=live_sessions(a.pk for a in assessments))
+
+
+def participant_view_record(*, participant: Participant, actor: Actor, via: str) -> None:
+    """Audit that *actor* opened *participant*'s record (her page, or the API's detail)."""
+    AuditEvent.objects.create(
+        at=timezone.now(),
+        action=AuditEvent.Action.RECORD_VIEW,
+        participant=participant,
+        details={"via": via},
+        **actor_fields(actor),
+    )
 
 
 @transaction.atomic

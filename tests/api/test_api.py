@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 from django.core.management import call_command
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
 from rest_framework.test import APIClient
 
+from surveys.accounts.tokens import api_token_create
 from surveys.models import AnalysisRun, Assessment, ExportJob, Participant, Response, Score
 from surveys.statistician.analysis import runs
 
@@ -117,9 +118,11 @@ def test_a_user_without_a_role_and_anonymous_see_nothing(study, db):
 
 
 def test_token_authentication_and_filters(study, stat_user):
-    token = Token.objects.create(user=stat_user)
+    _, raw = api_token_create(
+        user=stat_user, name="R", days=30, read_only=True, verified=True, now=timezone.now()
+    )
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {raw}")
     body = client.get(reverse("api:score-list") + "?visit=m6&site=B01&arm=B").json()
     assert body["count"] == 3  # participants 9, 11, 13 (14 and 15 have no 6-month form)
     assert {(r["visit"], r["site"], r["arm_code"]) for r in body["results"]} == {("m6", "B01", "B")}

@@ -4,6 +4,9 @@ The list of URLs comes from the URLconf (and so from the API router): a new
 endpoint without a row in MATRIX makes ``test_every_url_has_an_entry`` fail.
 Objects in the URLs belong to site A, so a coordinator of site B must get
 nothing (404), and a patient's kiosk session must be confined to the tablet.
+Staff sessions are verified with TOTP, as production requires; two more
+clients use only an API token (a coordinator's read-and-write token and a
+statistician's read-only one): outside the API a token is no login at all.
 """
 
 from __future__ import annotations
@@ -16,13 +19,25 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from surveys.accounts.tokens import api_token_create
 from surveys.models import AnalysisPreset, AnalysisRun, ExportJob, Response, Score
 from surveys.tablet.answers import assessment_submit, response_save
 from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
-ROLES = ("anonymous", "kiosk", "coord_a", "coord_b", "statistician", "admin")
+ROLES = (
+    "anonymous",
+    "kiosk",
+    "coord_a",
+    "coord_b",
+    "statistician",
+    "admin",
+    "token_coord_a",  # coord_a's read-and-write API token, no session
+    "token_stat_ro",  # the statistician's read-only API token, no session
+)
 LOGIN = "login"  # 302 to the login page
 KIOSK = "kiosk"  # 302 back to the tablet form (kiosk confinement)
 
@@ -34,13 +49,17 @@ class Row:
     kwargs: str = ""  # which object the URL names: participant, assessment, ...
 
     @classmethod
-    def of(cls, method: str, *codes: int | str, kwargs: str = "") -> Row:
-        assert len(codes) == len(ROLES)
-        return cls(method, dict(zip(ROLES, codes, strict=True)), kwargs)
+    def of(cls, method: str, *codes: int | str, kwargs: str = "", tokens: tuple = ()) -> Row:
+        """Six codes (anonymous … admin), then the two token clients': given for the API,
+        otherwise a token is no login and they are the anonymous visitor's."""
+        assert len(codes) == 6
+        tokens = tokens or (codes[0], codes[0])
+        return cls(method, dict(zip(ROLES, (*codes, *tokens), strict=True)), kwargs)
 
 
 G, P = "GET", "POST"
-# anonymous, kiosk, coord_a, coord_b, statistician, admin
+A = 401  # an API request without credentials: 401 with WWW-Authenticate: Token
+# anonymous, kiosk, coord_a, coord_b, statistician, admin; tokens=(token_coord_a, token_stat_ro)
 MATRIX: dict[str, Row] = {
     "home": Row.of(G, LOGIN, KIOSK, 302, 302, 302, 200),
     "healthz": Row.of(G, 200, 200, 200, 200, 200, 200),
@@ -49,6 +68,12 @@ MATRIX: dict[str, Row] = {
     "set_language": Row.of(P, 302, 302, 302, 302, 302, 302),
     "account:two_factor": Row.of(G, LOGIN, KIOSK, 200, 200, 200, 200),
     "account:two_factor_verify": Row.of(G, LOGIN, KIOSK, 302, 302, 302, 302),
+    # Tokens are made and revoked by their owner (a trial admin may revoke any) from a
+    # verified session; a token cannot make or revoke tokens.
+    "account:api_tokens": Row.of(G, LOGIN, KIOSK, 200, 200, 200, 200),
+    "account:api_token_revoke": Row.of(P, LOGIN, KIOSK, 302, 404, 404, 302, kwargs="token"),
+    "account:password_change": Row.of(G, LOGIN, KIOSK, 200, 200, 200, 200),
+    "account:session": Row.of(G, 401, KIOSK, 200, 200, 200, 200),
     "coordinator:worklist": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
     "coordinator:participants": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
     "coordinator:randomize": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
@@ -92,31 +117,62 @@ MATRIX: dict[str, Row] = {
     "statistician:run_rerun": Row.of(P, LOGIN, KIOSK, 403, 403, 302, 302, kwargs="run"),
     "statistician:run_file": Row.of(G, LOGIN, KIOSK, 403, 403, 404, 404, kwargs="run_file"),
     "statistician:preset_run": Row.of(P, LOGIN, KIOSK, 403, 403, 302, 302, kwargs="preset"),
-    "api:api-root": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api:participant-list": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api:participant-detail": Row.of(G, 403, KIOSK, 200, 404, 200, 200, kwargs="participant"),
-    "api:assessment-list": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api:assessment-detail": Row.of(G, 403, KIOSK, 200, 404, 200, 200, kwargs="assessment"),
-    "api:assessment-missed-reason": Row.of(P, 403, KIOSK, 400, 404, 403, 400, kwargs="assessment"),
-    "api:response-list": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api:response-detail": Row.of(G, 403, KIOSK, 200, 404, 200, 200, kwargs="response"),
-    "api:score-list": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api:score-detail": Row.of(G, 403, KIOSK, 200, 404, 200, 200, kwargs="score"),
-    "api:export-list": Row.of(G, 403, KIOSK, 403, 403, 200, 200),
-    "api:export-detail": Row.of(G, 403, KIOSK, 403, 403, 200, 200, kwargs="export"),
-    "api:export-download": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="export"),
-    "api:export-codebook": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="export"),
-    "api:export-file": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="export_file"),
-    "api:analysisrun-list": Row.of(G, 403, KIOSK, 403, 403, 200, 200),
-    "api:analysisrun-detail": Row.of(G, 403, KIOSK, 403, 403, 200, 200, kwargs="run"),
-    "api:analysisrun-snapshot": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
-    "api:analysisrun-plot-png": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
-    "api:analysisrun-plot-svg": Row.of(G, 403, KIOSK, 403, 403, 404, 404, kwargs="run"),
-    "api:analysispreset-list": Row.of(G, 403, KIOSK, 403, 403, 200, 200),
-    "api:analysispreset-detail": Row.of(G, 403, KIOSK, 403, 403, 200, 200, kwargs="preset"),
-    "api:analysispreset-run": Row.of(P, 403, KIOSK, 403, 403, 201, 201, kwargs="preset"),
-    "schema": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
-    "api-docs": Row.of(G, 403, KIOSK, 200, 200, 200, 200),
+    "api:api-root": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    "api:participant-list": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    "api:participant-detail": Row.of(
+        G, A, KIOSK, 200, 404, 200, 200, kwargs="participant", tokens=(200, 200)
+    ),
+    "api:assessment-list": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    "api:assessment-detail": Row.of(
+        G, A, KIOSK, 200, 404, 200, 200, kwargs="assessment", tokens=(200, 200)
+    ),
+    # A read-only token writes nothing, whoever owns it.
+    "api:assessment-missed-reason": Row.of(
+        P, A, KIOSK, 400, 404, 403, 400, kwargs="assessment", tokens=(400, 403)
+    ),
+    "api:response-list": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    "api:response-detail": Row.of(
+        G, A, KIOSK, 200, 404, 200, 200, kwargs="response", tokens=(200, 200)
+    ),
+    "api:score-list": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    "api:score-detail": Row.of(G, A, KIOSK, 200, 404, 200, 200, kwargs="score", tokens=(200, 200)),
+    "api:export-list": Row.of(G, A, KIOSK, 403, 403, 200, 200, tokens=(403, 200)),
+    "api:export-detail": Row.of(
+        G, A, KIOSK, 403, 403, 200, 200, kwargs="export", tokens=(403, 200)
+    ),
+    "api:export-download": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="export", tokens=(403, 404)
+    ),
+    "api:export-codebook": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="export", tokens=(403, 404)
+    ),
+    "api:analysisrun-list": Row.of(G, A, KIOSK, 403, 403, 200, 200, tokens=(403, 200)),
+    "api:analysisrun-detail": Row.of(
+        G, A, KIOSK, 403, 403, 200, 200, kwargs="run", tokens=(403, 200)
+    ),
+    "api:analysisrun-snapshot": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="run", tokens=(403, 404)
+    ),
+    "api:analysisrun-plot-png": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="run", tokens=(403, 404)
+    ),
+    "api:analysisrun-plot-svg": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="run", tokens=(403, 404)
+    ),
+    "api:export-file": Row.of(
+        G, A, KIOSK, 403, 403, 404, 404, kwargs="export_file", tokens=(403, 404)
+    ),
+    "api:analysispreset-list": Row.of(G, A, KIOSK, 403, 403, 200, 200, tokens=(403, 200)),
+    "api:analysispreset-detail": Row.of(
+        G, A, KIOSK, 403, 403, 200, 200, kwargs="preset", tokens=(403, 200)
+    ),
+    # A read-only token starts no run.
+    "api:analysispreset-run": Row.of(
+        P, A, KIOSK, 403, 403, 201, 201, kwargs="preset", tokens=(403, 403)
+    ),
+    "schema": Row.of(G, A, KIOSK, 200, 200, 200, 200, tokens=(200, 200)),
+    # Swagger UI is off in production (API_DOCS_ENABLED); its own test turns it on.
+    "api-docs": Row.of(G, 404, KIOSK, 404, 404, 404, 404),
     # The Django admin is trial admins only; its own views are Django's, checked at the index.
     "admin:index": Row.of(G, LOGIN, KIOSK, LOGIN, LOGIN, LOGIN, 200),
 }
@@ -147,7 +203,10 @@ def test_every_url_has_an_entry():
 
 
 @pytest.fixture
-def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dict[str, Any]:
+def world(
+    settings, trial, site_a, site_b, coordinator_a, coordinator_b, stat_user
+) -> dict[str, Any]:
+    settings.OTP_REQUIRED_FOR_STAFF = True  # production: staff sessions are TOTP-verified
     now = timezone.now()
     today = timezone.localdate()
     done = randomize(trial, site_a, study_id="E2108-0001", randomized_on=today, now=now)
@@ -161,6 +220,12 @@ def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dic
     export = ExportJob.objects.create(kind="scored", format="csv", created_by=stat_user)
     run = AnalysisRun.objects.create(created_by=stat_user, parameters={})
     preset = AnalysisPreset.objects.create(name="everything", parameters={})
+    token, coord_token = api_token_create(
+        user=coordinator_a, name="scripts", days=30, read_only=False, verified=True, now=now
+    )
+    _, stat_token = api_token_create(
+        user=stat_user, name="R", days=30, read_only=True, verified=True, now=now
+    )
     objects = {
         "participant": {"pk": done.pk},
         "assessment": {"pk": completed.pk},
@@ -173,6 +238,7 @@ def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dic
         "run_file": {"pk": run.pk, "name": "plot.png"},
         "preset": {"pk": preset.pk},
         "section": {"code": "PWB"},
+        "token": {"pk": token.pk},
     }
     users = {
         "coord_a": coordinator_a,
@@ -180,15 +246,32 @@ def world(trial, site_a, site_b, coordinator_a, coordinator_b, stat_user) -> dic
         "statistician": stat_user,
         "admin": admin,
     }
-    return {"objects": objects, "users": users, "open": objects["open_assessment"]["pk"]}
+    tokens = {"token_coord_a": coord_token, "token_stat_ro": stat_token}
+    return {
+        "objects": objects,
+        "users": users,
+        "tokens": tokens,
+        "open": objects["open_assessment"]["pk"],
+    }
+
+
+def verified_login(client: Client, user: Any) -> None:
+    """A password login verified with the user's authenticator (as OTP_REQUIRED_FOR_STAFF asks)."""
+    device = TOTPDevice.objects.get_or_create(user=user, name="phone", confirmed=True)[0]
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
 
 
 def client_for(role: str, world: dict[str, Any]) -> Client:
     client = Client()
     if role in world["users"]:
-        client.force_login(world["users"][role])
+        verified_login(client, world["users"][role])
+    elif role in world["tokens"]:
+        client = Client(HTTP_AUTHORIZATION=f"Token {world['tokens'][role]}")
     elif role == "kiosk":
-        client.force_login(world["users"]["coord_a"])
+        verified_login(client, world["users"]["coord_a"])
         handed = client.post(
             reverse("tablet:start", args=[world["open"]]),
             {"pin": "2468", "pin_confirm": "2468", "assistance": "none", "language": "en"},
@@ -213,8 +296,9 @@ def test_access_matrix(role, world):
     mismatches = []
 
     # Locking the tablet and logging out change the session: do them last.
-    def last(item: tuple[str, Row]) -> tuple[bool, bool, str]:
-        return (item[0] == "logout", item[0] == "tablet:lock", item[0])
+    def last(item: tuple[str, Row]) -> tuple[bool, bool, bool, str]:
+        name = item[0]
+        return (name == "logout", name == "tablet:lock", name == "account:api_token_revoke", name)
 
     for name, row in sorted(MATRIX.items(), key=last):
         kwargs = world["objects"][row.kwargs] if row.kwargs else {}
@@ -231,4 +315,4 @@ def test_access_matrix(role, world):
 def test_the_matrix_checks_every_role_for_every_url():
     assert all(set(row.expected) == set(ROLES) for row in MATRIX.values())
     # Figures for the closing note.
-    assert len(MATRIX) * len(ROLES) >= 300
+    assert len(MATRIX) * len(ROLES) >= 480

@@ -149,6 +149,7 @@ def test_a_cycle_through_an_import_inside_a_function_is_found(tmp_path):
 # --- the rooms and what each may import (docs/architecture.md, "Who imports whom") -------
 
 ROOMS = (
+    "surveys.security",
     "surveys.models",
     "surveys.trial",
     "surveys.accounts",
@@ -160,10 +161,17 @@ ROOMS = (
     "surveys.management",
     "surveys.migrations",
 )
-BASE = {"scoring", "surveys.schedule", "surveys.instrumentation", "surveys.models"}
+BASE = {
+    "scoring",
+    "surveys.schedule",
+    "surveys.instrumentation",
+    "surveys.models",
+    "surveys.security",
+}
 MAY_IMPORT: dict[str, set[str]] = {
     "scoring": set(),
     "surveys.schedule": set(),
+    "surveys.security": set(),  # request hygiene: Django, DRF and django-filter only
     "surveys.instrumentation": {"scoring"},
     "surveys.models": {"scoring", "surveys.schedule"},
     "surveys.trial": BASE,
@@ -179,14 +187,15 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.tasks": BASE
     | {"surveys.trial", "surveys.coordinator", "surveys.statistician"}
     | {"surveys.jobs"},
-    "surveys.admin": BASE | {"surveys.trial"},
+    # The admin revokes API tokens with the accounts' service.
+    "surveys.admin": BASE | {"surveys.trial", "surveys.accounts"},
     # The demo plays its trial through the services and saves the paper's analysis preset.
     "surveys.demo": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"},
     "surveys.management": BASE
-    | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician"},
+    | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician", "surveys.accounts"},
     "surveys.migrations": BASE,
-    "surveys.apps": set(),
+    "surveys.apps": {"surveys.accounts"},  # connects the login signal receivers
     "surveys": set(),
     "ecogprom": {"surveys.accounts"},  # the home view; workspaces are included by name
 }

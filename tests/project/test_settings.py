@@ -87,3 +87,54 @@ def test_an_invalid_boolean_is_an_error_not_a_guess():
     result = run_django("import django; django.setup()", DEBUG="maybe")
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+PRINT = "import django; django.setup(); from django.conf import settings; print({})"
+
+
+def test_staff_must_use_two_factor_by_default_whenever_debug_is_off():
+    production = {k: v for k, v in os.environ.items() if k != "OTP_REQUIRED_FOR_STAFF"}
+    code = PRINT.format("settings.OTP_REQUIRED_FOR_STAFF")
+    off = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**production, "DEBUG": "false", "SECRET_KEY": "x" * 60},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    demo = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**production, "DEBUG": "true"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (off.stdout.strip(), demo.stdout.strip()) == ("True", "False"), off.stderr + demo.stderr
+    # Explicitly off is still possible (and documented), e.g. for a trial without phones.
+    explicit = run_django(code, DEBUG="false", SECRET_KEY="x" * 60, OTP_REQUIRED_FOR_STAFF="0")
+    assert explicit.stdout.strip() == "False", explicit.stderr
+
+
+def test_production_serves_json_only_and_no_api_docs():
+    code = PRINT.format(
+        "settings.REST_FRAMEWORK['DEFAULT_RENDERER_CLASSES'], settings.API_DOCS_ENABLED"
+    )
+    production = run_django(code, DEBUG="false", SECRET_KEY="x" * 60)
+    assert production.stdout.strip() == ("['rest_framework.renderers.JSONRenderer'] False"), (
+        production.stderr
+    )
+    demo = run_django(code, DEBUG="true")
+    assert "BrowsableAPIRenderer" in demo.stdout and demo.stdout.strip().endswith("True")
+
+
+def test_the_idle_warning_must_come_before_the_idle_timeout():
+    result = run_django(
+        "import django; django.setup()",
+        DEBUG="true",
+        STAFF_IDLE_TIMEOUT_SECONDS="60",
+        STAFF_IDLE_WARNING_SECONDS="60",
+    )
+    assert result.returncode != 0
+    assert "STAFF_IDLE_WARNING_SECONDS must be above 0" in result.stderr

@@ -59,6 +59,10 @@ def read_back(path, fmt: str, kind: str) -> pd.DataFrame:
         frame = pd.read_csv(
             path, dtype=text, keep_default_na=False, na_values=[""], float_precision="round_trip"
         )
+        # Text a spreadsheet would run as a formula was written with a leading apostrophe
+        # (scoring.csvsafe, e.g. QSEVLINT "-P7D" as "'-P7D"): the documented way back.
+        for name in frame.columns.intersection(list(text)):
+            frame[name] = frame[name].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
     elif fmt == "parquet":
         frame = pd.read_parquet(path)
     elif fmt == "xpt":

@@ -179,3 +179,30 @@ def test_a_large_export_is_built_by_the_worker(celery_worker, study, stat_user, 
     assert done.status == JobStatus.SUCCEEDED, done.error
     assert done.row_count > 0 and done.file.name.endswith(f"qs_{job.pk}.xpt")
     assert AuditEvent.objects.filter(action="export", details__export=job.pk).count() == 1
+
+
+def test_beat_s_retention_task_expires_old_exports_in_the_worker(
+    celery_worker, study, stat_user, media_cleanup
+):
+    """Sent by its stable name, as beat sends it: the worker deletes the files, marks it."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from surveys.jobs.dispatch import send
+    from surveys.models import TaskRun
+    from surveys.statistician.exports.jobs import run_export_job
+
+    job = export_create(user=stat_user, kind="items", fmt="csv", filters={})
+    run_export_job(job.pk)
+    media_cleanup.append(f"exports/{job.pk}")
+    job.refresh_from_db()
+    path = Path(job.file.path)
+    assert path.exists()
+    ExportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - dt.timedelta(days=40))
+    send("surveys.expire_exports")
+    run = wait_for(lambda: TaskRun.objects.filter(name="surveys.expire_exports").first())
+    assert wait_for(lambda: TaskRun.objects.get(pk=run.pk).finished_at)
+    assert TaskRun.objects.get(pk=run.pk).result["expired"] == [job.pk]
+    job.refresh_from_db()
+    assert job.status == JobStatus.EXPIRED and not path.exists()

@@ -25,7 +25,7 @@ from scoring.deterioration import MID_RANGES, Deterioration, definition
 from scoring.extras import ETON_MIDS
 from surveys import instrumentation
 from surveys.models import Site, Trial
-from surveys.statistician.exports.filters import ExportFilters
+from surveys.statistician.exports.filters import MAX_CODE, ExportFilters
 
 #: The paper's four scores, then the nine E2108 items compared one by one.
 PAPER_MEASURES: tuple[str, ...] = (
@@ -175,8 +175,9 @@ class RunParameters:
         ):
             raise ValidationError({"snapshot_of": "an analysis run id"})
         baseline = data.get("baseline") or "baseline"
-        if not isinstance(baseline, str):
-            raise ValidationError({"baseline": "a visit code"})
+        if not isinstance(baseline, str) or len(baseline.strip()) > MAX_CODE:
+            raise ValidationError({"baseline": f"a visit code (at most {MAX_CODE} characters)"})
+        baseline = baseline.strip()
         deterioration = DEFAULT_DETERIORATION
         if "deterioration" in data:
             names = _codes(data["deterioration"], "deterioration")

@@ -14,6 +14,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from surveys.security.dates import parse_date
+
+#: Protocol ids and site, visit and arm codes are at most 32 characters (the models' fields):
+#: a longer one names nothing and is refused rather than stored.
+MAX_CODE = 32
+#: More codes than any trial has sites or visits.
+MAX_CODES = 500
+
 
 def _codes(value: Any, name: str) -> tuple[str, ...]:
     if value in (None, ""):
@@ -22,27 +30,18 @@ def _codes(value: Any, name: str) -> tuple[str, ...]:
         value = value.split(",")
     if not isinstance(value, list | tuple):
         raise ValidationError({name: "give a list of codes"})
+    if len(value) > MAX_CODES:
+        raise ValidationError({name: f"at most {MAX_CODES} codes"})
     codes = []
     for item in value:
         if not isinstance(item, str | int) or isinstance(item, bool):
             raise ValidationError({name: f"{item!r} is not a code"})
         text = str(item).strip()
+        if len(text) > MAX_CODE:
+            raise ValidationError({name: f"a code is at most {MAX_CODE} characters"})
         if text:
             codes.append(text)
     return tuple(dict.fromkeys(codes))
-
-
-def _date(value: Any, name: str) -> dt.date | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise ValidationError({name: f"{value!r} is not a date (YYYY-MM-DD)"}) from None
 
 
 FILTER_KEYS = ("trial", "visits", "sites", "arms", "cutoff", "include_dates")
@@ -68,8 +67,8 @@ class ExportFilters:
         if unknown:
             raise ValidationError(f"unknown filter(s): {', '.join(unknown)}")
         trial = data.get("trial") or ""
-        if not isinstance(trial, str):
-            raise ValidationError({"trial": "give a protocol id"})
+        if not isinstance(trial, str) or len(trial.strip()) > MAX_CODE:
+            raise ValidationError({"trial": f"give a protocol id (at most {MAX_CODE} characters)"})
         include_dates = data.get("include_dates", False)
         if not isinstance(include_dates, bool):
             raise ValidationError({"include_dates": "true or false"})
@@ -78,7 +77,7 @@ class ExportFilters:
             visits=_codes(data.get("visits"), "visits"),
             sites=_codes(data.get("sites"), "sites"),
             arms=_codes(data.get("arms"), "arms"),
-            cutoff=_date(data.get("cutoff"), "cutoff"),
+            cutoff=parse_date(data.get("cutoff"), "cutoff"),
             include_dates=include_dates,
         )
 

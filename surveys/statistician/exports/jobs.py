@@ -118,7 +118,12 @@ def file_name(job: ExportJob, *, codebook_file: bool = False) -> str:
 
 
 def _store(name: str, local: Path) -> str:
-    """Save a finished local file in Django's storage under *name*; the stored name."""
+    """Save a finished local file in Django's storage under *name*; the stored name.
+
+    The storage writes it 0600 in 0700 folders (``FILE_UPLOAD_PERMISSIONS``,
+    ``FILE_UPLOAD_DIRECTORY_PERMISSIONS``): trial data leave no copy another
+    local account could read. Deleted after ``EXPORT_RETENTION_DAYS``.
+    """
     with local.open("rb") as fh:
         return default_storage.save(name, File(fh, name=local.name))
 

@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pyreadstat
 
+from scoring.csvsafe import escape_arrow
 from surveys.statistician.exports.cdisc import terms
 from surveys.statistician.exports.cdisc.spec import METHODS
 from surveys.statistician.exports.spec import DatasetSpec, Var
@@ -66,8 +67,8 @@ PANDAS_XPT_NOTE = (
 
 
 def csv_text_cell(value: str) -> str:
-    """The one place a text cell is prepared for CSV (identity for now: a cell-level
-    escaping rule, e.g. for spreadsheet formulas, goes here)."""
+    """The one place a text cell is prepared for CSV (identity: the spreadsheet-formula
+    escaping is applied to the whole table in :func:`write_csv_table`)."""
     return value
 
 
@@ -150,8 +151,10 @@ def write_csv_table(
     frame: pd.DataFrame, target: Path | str | IO[bytes], spec: DatasetSpec | None = None
 ) -> None:
     """The one CSV writer: UTF-8 with a header, blank for missing, doubles that round-trip,
-    dates as ISO 8601, every text cell through :func:`csv_text_cell`."""
-    table = _to_arrow(frame, spec, text_cells=True)
+    dates as ISO 8601, every text cell through :func:`csv_text_cell`; text cells a
+    spreadsheet would run as a formula get a leading apostrophe (:mod:`scoring.csvsafe`),
+    numeric columns stay numbers."""
+    table = escape_arrow(_to_arrow(frame, spec, text_cells=True))
     pacsv.write_csv(
         table,
         str(target) if isinstance(target, Path | str) else target,

@@ -46,6 +46,7 @@ import pandas as pd
 import pyreadstat
 from lxml import etree
 
+from scoring.csvsafe import unescape_frame
 from surveys.statistician.exports.cdisc.datasetjson import read_dataset_json
 from surveys.statistician.exports.cdisc.define import DEF_NS, ODM_NS, schema_errors
 from surveys.statistician.exports.cdisc.package import ADAM_DIR, ODM_PATH, SDTM_DIR
@@ -122,6 +123,7 @@ class Package:
             na_values={c["name"]: [""] for c in document["columns"] if c["name"] not in text},
             float_precision="round_trip",
         )
+        csv = unescape_frame(csv, text)  # formula-like text was written with a leading "'"
         for name in dates:
             csv[name] = pd.to_datetime(csv[name], format="%Y-%m-%d")
         return Dataset(
