@@ -145,10 +145,10 @@ def world(settings, trial, site_a, coordinator_a, stat_user, tmp_path) -> World:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     now = timezone.now()
     today = timezone.localdate()
-    waiting = randomize(trial, site_a, study_id="F-OPEN", randomized_on=today, now=now)
-    handed = randomize(trial, site_a, study_id="F-KIOSK", randomized_on=today, now=now)
+    waiting = randomize(trial, site_a, study_id="E2108-0901", randomized_on=today, now=now)
+    handed = randomize(trial, site_a, study_id="E2108-0902", randomized_on=today, now=now)
     old = randomize(
-        trial, site_a, study_id="F-OLD", randomized_on=today - dt.timedelta(days=400), now=now
+        trial, site_a, study_id="E2108-0903", randomized_on=today - dt.timedelta(days=400), now=now
     )
     sweep_assessments(now=now)
     missed = old.assessments.filter(status=Assessment.Status.MISSED).first()
@@ -219,7 +219,7 @@ FORMS: dict[str, Target] = {
         "form",
         fixed("coordinator:randomize"),
         lambda ids: {
-            "study_id": "F-NEW",
+            "study_id": "E2108-0904",
             "site": ids["site"],
             "arm": ids["arm"],
             "randomized_on": "2026-01-05",

@@ -11,11 +11,13 @@ analysed; the exports state its status and completeness.
 from __future__ import annotations
 
 import datetime as dt
+import io
 
 import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.core.management import call_command
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
@@ -29,6 +31,7 @@ from surveys.tablet.kiosk import kiosk_start
 from surveys.trial.assessments import assessment_submit_as_answered
 from surveys.trial.compliance import compliance_table
 from surveys.trial.sweep import sweep_assessments
+from tests.conftest import APP_ROLE, as_owner
 from tests.factories import randomize
 
 S = Assessment.Status
@@ -300,6 +303,19 @@ def test_submit_as_answered_through_her_page(client, baseline, coordinator_a, co
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_makes_missed_forms_with_answers_partial_and_scores_them():
+    # Migrations are the owner role's (docs/security.md); the application role may not.
+    with as_owner():
+        try:
+            _migrate_missed_forms_with_answers()
+        finally:
+            # back to the newest migrations, and the application role's grants on the
+            # tables the migrations dropped and made again, for the tests that follow
+            executor = MigrationExecutor(connection)
+            executor.migrate(executor.loader.graph.leaf_nodes())
+            call_command("grant_app_role", role=APP_ROLE, stdout=io.StringIO())
+
+
+def _migrate_missed_forms_with_answers() -> None:
     executor = MigrationExecutor(connection)
     before = [("surveys", "0004_cdisc_trial_metadata_odm_oids_export_files")]
     after = [("surveys", "0005_trial_start_date_study_id_pattern_partial_forms")]
@@ -352,9 +368,6 @@ def test_the_migration_makes_missed_forms_with_answers_partial_and_scores_them()
     assert apps.get_model("surveys", "Trial").objects.get(pk=trial.pk).start_date == D(2024, 5, 6)
     event = apps.get_model("surveys", "AuditEvent").objects.get(assessment_id=form.pk)
     assert (event.from_status, event.to_status) == ("missed", "partial")
-    # back to the newest migrations for the tests that follow
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db
