@@ -16,8 +16,8 @@ import io
 import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.core.management import call_command
+from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
