@@ -54,6 +54,7 @@ class AuditEvent(models.Model):
         SCORED = "scored", "Scored"
         EXPORT = "export", "Data exported"
         ANALYSIS = "analysis", "Analysis run"
+        AUDIT_EXPORT = "audit_export", "Audit log exported"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
@@ -76,6 +77,15 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
+    )
+    site = models.ForeignKey(
+        "surveys.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The site an event with no participant concerns (an export of its audit "
+        "log); events of a participant belong to her site.",
     )
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)
