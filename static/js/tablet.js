@@ -14,6 +14,40 @@
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
+
+  // ------------------------------------------------------------------ text size
+  /* The text-size buttons post to the server (the choice is kept for this hand-off);
+     with the script the size changes at once, without leaving the page. */
+  var sizeForm = document.querySelector("form[data-text-size]");
+  if (sizeForm && window.fetch) {
+    sizeForm.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[name=size]") : null;
+      if (!button) return;
+      event.preventDefault();
+      var size = button.value;
+      var html = document.documentElement;
+      ["normal", "large", "x-large"].forEach(function (name) {
+        html.classList.toggle("text-" + name, name === size);
+      });
+      Array.prototype.forEach.call(sizeForm.querySelectorAll("button[name=size]"), function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      var body = new URLSearchParams();
+      body.append("size", size);
+      var token = sizeForm.querySelector("input[name=csrfmiddlewaretoken]");
+      window
+        .fetch(sizeForm.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" },
+          body: body,
+        })
+        .catch(function () {
+          /* offline: the size still applies on this page */
+        });
+    });
+  }
+
   var root = document.querySelector("[data-kiosk]");
   if (!root) return;
 
@@ -154,7 +188,8 @@
     if (sending) return;
     var queue = loadQueue();
     if (!queue.length) {
-      setState(hadError ? "error" : "saved");
+      // Nothing answered yet is not "All answers saved".
+      setState(hadError ? "error" : answeredCount() > 0 ? "saved" : "none");
       settled();
       return;
     }
@@ -326,16 +361,23 @@
     return !!fieldset.querySelector("input.opt-input:checked, input.decline-input:checked");
   }
 
+  /* Questions answered on the whole form: the page's own taps plus the other pages'. */
+  function answeredCount() {
+    if (!form) return parseInt(root.getAttribute("data-answered"), 10) || 0;
+    var elsewhere = parseInt(root.getAttribute("data-answered-elsewhere"), 10) || 0;
+    return (
+      elsewhere +
+      Array.prototype.filter.call(form.querySelectorAll("fieldset[data-item]"), answeredIn).length
+    );
+  }
+
   function updateProgress() {
     if (!form) return;
     var total = parseInt(root.getAttribute("data-total"), 10);
-    var elsewhere = parseInt(root.getAttribute("data-answered-elsewhere"), 10) || 0;
     if (!total) return;
-    var here = Array.prototype.filter.call(form.querySelectorAll("fieldset[data-item]"), answeredIn)
-      .length;
-    var answered = elsewhere + here;
+    var answered = answeredCount();
     var bar = document.querySelector("[data-progress-bar]");
-    if (bar) bar.style.width = Math.round((100 * answered) / total) + "%";
+    if (bar) bar.value = answered;
     var text = document.querySelector("[data-answered-text]");
     var template = message("answered");
     if (text && template) {
