@@ -121,5 +121,10 @@ class Migration(migrations.Migration):
             name='superseded_by',
             field=models.ForeignKey(blank=True, help_text='The correction whose recomputation replaced these scores.', null=True, on_delete=django.db.models.deletion.PROTECT, related_name='superseded_scores', to='surveys.responsecorrection'),
         ),
+        migrations.AlterField(
+            model_name='assessment',
+            name='assistance',
+            field=models.CharField(blank=True, choices=[('none', 'No help: she answered on her own'), ('read_aloud', 'Items read aloud'), ('staff_recorded', 'Answers recorded by staff')], max_length=16),
+        ),
         migrations.RunPython(append_only, changeable),
     ]

@@ -112,7 +112,7 @@ class Assessment(models.Model):
         TABLET = "tablet", "Clinic tablet"
 
     class Assistance(models.TextChoices):
-        NONE = "none", "None: completed by the patient"
+        NONE = "none", "No help: she answered on her own"
         READ_ALOUD = "read_aloud", "Items read aloud"
         STAFF_RECORDED = "staff_recorded", "Answers recorded by staff"
 

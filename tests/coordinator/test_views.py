@@ -241,6 +241,12 @@ def count_queries(client, url: str, params: dict) -> int:
         ("coordinator:compliance", {}),
         ("coordinator:compliance", {"by": "site"}),
         ("coordinator:participants", {}),
+        ("coordinator:compliance", {"by": "arm_site"}),
+        ("coordinator:compliance", {"format": "csv"}),
+        ("coordinator:grid", {}),
+        ("coordinator:grid", {"sort": "urgent", "status": "open"}),
+        ("coordinator:audit_log", {}),
+        ("coordinator:audit_log", {"participant": "E2108", "action": "status_change"}),
     ],
 )
 def test_pages_run_a_constant_number_of_queries(logged_in_a, trial, site_a, clock, name, params):
