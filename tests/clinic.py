@@ -22,14 +22,17 @@ def site_today(site: Site, now: dt.datetime) -> dt.date:
     return now.astimezone(zoneinfo.ZoneInfo(site.timezone)).date()
 
 
-def randomized_for(trial: Trial, visit_code: str, *, today: dt.date, last_day: dt.date) -> dt.date:
-    """The randomization date that makes *visit_code*'s window end on *last_day*."""
+def randomized_for(
+    trial: Trial, visit_code: str, *, today: dt.date, last_days: list[dt.date]
+) -> dt.date:
+    """A randomization date that makes *visit_code*'s window end on one of *last_days*
+    (not every day can end a window: adding months clamps to the month's end)."""
     visit = trial.visits.get(code=visit_code)
     for back in range(0, 40 * 31):
         day = today - dt.timedelta(days=back)
-        if visit.window(day)[1] == last_day:
+        if visit.window(day)[1] in last_days:
             return day
-    raise AssertionError(f"no randomization date ends {visit_code} on {last_day}")
+    raise AssertionError(f"no randomization date ends {visit_code} on {last_days}")
 
 
 def answer(assessment: Assessment, codes: list[str], now: dt.datetime, value: int = 2) -> None:
@@ -69,8 +72,8 @@ class Clinic:
 def build_clinic(trial: Trial, site: Site, *, now: dt.datetime, prefix: str = "E2108-") -> Clinic:
     """Participants named for what the coordinator sees of them at *now*.
 
-    * ``closing``: 6-month window open, its last day tomorrow (2 days left: overdue);
-    * ``started``: 6-month form in progress, 32 of 46 answered, window open;
+    * ``closing``: baseline window open, its last day tomorrow (2 days left: overdue);
+    * ``started``: baseline missed; 6-month form in progress, 32 of 46 answered, open;
     * ``missed``: baseline missed, no reason recorded; 6 months not yet due;
     * ``done``: baseline completed (every answer 2), 6 months not yet due;
     * ``died``: baseline completed, then died: the later forms are not expected;
@@ -94,14 +97,15 @@ def build_clinic(trial: Trial, site: Site, *, now: dt.datetime, prefix: str = "E
         clinic.people[name] = participant
         return participant
 
-    person(
-        "closing",
-        randomized_for(trial, "m6", today=today, last_day=today + dt.timedelta(days=1)),
-        "A",
-    )
+    person("closing", today - dt.timedelta(days=13), "A")  # baseline: randomization + 14 days
     person(
         "started",
-        randomized_for(trial, "m6", today=today, last_day=today + dt.timedelta(days=20)),
+        randomized_for(
+            trial,
+            "m6",
+            today=today,
+            last_days=[today + dt.timedelta(days=d) for d in range(15, 26)],
+        ),
         "B",
     )
     person("missed", today - dt.timedelta(days=60), "A")
@@ -123,3 +127,35 @@ def build_clinic(trial: Trial, site: Site, *, now: dt.datetime, prefix: str = "E
     for p in clinic.people.values():
         p.refresh_from_db()
     return clinic
+
+
+def build_history(trial: Trial, sites: list[Site], *, now: dt.datetime, n: int = 16) -> None:
+    """*n* participants randomized 15 months before *now*, baseline and 6 months answered
+    (arm A a little better than B), 18 months not yet due: enough for an analysis run."""
+    import random
+
+    rng = random.Random(2108)
+    today = site_today(sites[0], now)
+    first = today - dt.timedelta(days=460)
+    for i in range(n):
+        site = sites[i % len(sites)]
+        day = first + dt.timedelta(days=i)
+        participant = randomize(
+            trial,
+            site,
+            arm="AB"[i % 2],
+            randomized_on=day,
+            now=dt.datetime.combine(day, dt.time(14), tzinfo=dt.UTC),
+        )
+        level = 0.75 if i % 2 == 0 else 0.6
+        for visit in ("baseline", "m6"):
+            form = participant.assessments.get(visit__code=visit)
+            when = dt.datetime.combine(form.target_date, dt.time(15), tzinfo=dt.UTC)
+            sweep_assessments(now=when)
+            form.refresh_from_db()
+            values = {}
+            for code, item in instrumentation.items(form.instrument_version).items():
+                good = min(4, max(0, round(4 * level + rng.gauss(0, 0.8))))
+                values[code] = 4 - good if (item.reversed or item.subscale == "LR") else good
+            complete(form, when, values)
+    sweep_assessments(now=now)

@@ -162,11 +162,19 @@ def small_targets(page: Any, minimum: int, *, inline_exempt: bool) -> list[Any]:
     return page.evaluate(SMALL_TARGETS_JS, [minimum, inline_exempt])
 
 
-def scrolls_sideways(page: Any) -> bool:
-    """The page is wider than the window (it scrolls horizontally)."""
-    return bool(
+def scrolls_sideways(page: Any) -> list[str]:
+    """What sticks out of the window when the page scrolls horizontally ([] when it does not)."""
+    return list(
         page.evaluate(
-            "() => document.documentElement.scrollWidth > document.documentElement.clientWidth"
+            """() => {
+              const root = document.documentElement;
+              if (root.scrollWidth <= root.clientWidth) return [];
+              const out = Array.from(document.querySelectorAll('body *'))
+                .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+                .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                  + ' ' + Math.round(el.getBoundingClientRect().right));
+              return out.length ? out.slice(0, 8) : ['(the page)'];
+            }"""
         )
     )
 

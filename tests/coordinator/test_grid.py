@@ -62,9 +62,10 @@ def test_each_participant_is_a_row_and_each_visit_a_column_in_words_and_icons(
     ]
     assert other.study_id not in html  # another site's participant
     closing = cells(html, clinic.people["closing"])
-    assert closing[0].startswith(f"{ICONS['missed']} Missed") and "no reason yet" in closing[0]
-    assert closing[1].startswith(f"{ICONS['open']} Open") and "Overdue" in closing[1]
-    assert "2 days left" in closing[1]
+    assert closing[0].startswith(f"{ICONS['open']} Open") and "Overdue" in closing[0]
+    assert "2 days left" in closing[0]
+    started = cells(html, clinic.people["started"])
+    assert started[0].startswith(f"{ICONS['missed']} Missed") and "no reason yet" in started[0]
     started = cells(html, clinic.people["started"])
     assert "In progress" in started[1] and "32 of 46 answered" in started[1]
     done = cells(html, clinic.people["done"])
@@ -75,7 +76,7 @@ def test_each_participant_is_a_row_and_each_visit_a_column_in_words_and_icons(
         f"{ICONS['not_expected']} Not expected"
     ] * 3
     # a click on a cell opens her page at that form
-    form = clinic.form("closing", "m6")
+    form = clinic.form("closing", "baseline")
     her_page = reverse("coordinator:participant", args=[form.participant_id])
     assert f'href="{her_page}#assessment-{form.pk}"' in html
 
@@ -85,10 +86,11 @@ def test_each_participant_is_a_row_and_each_visit_a_column_in_words_and_icons(
     ("params", "expected"),
     [
         ({"status": "overdue"}, {"closing"}),
-        ({"status": "missed"}, {"closing", "started", "missed"}),
+        ({"status": "missed"}, {"started", "missed"}),
         ({"study": "off"}, {"died"}),
         ({"arm": "B"}, {"started", "done", "new"}),
         ({"arm": "B", "status": "open"}, {"started", "new"}),
+        ({"arm": "A", "status": "open"}, {"closing"}),
     ],
 )
 def test_filters(logged_in, clinic, params, expected):
@@ -105,7 +107,7 @@ def test_search_and_sort_soonest_closing_first(logged_in, clinic):
     urgent = logged_in.get(reverse(GRID), {"sort": "urgent"})
     order = [r.participant.pk for r in urgent.context["grid"].rows]
     people = clinic.people
-    # closing (tomorrow), started (20 days), new (baseline: 14 days) by closing date; no window last
+    # closing (tomorrow), new (baseline: 14 days), started (15 to 25 days); no open window last
     assert order[:3] == [people["closing"].pk, people["new"].pk, people["started"].pk]
     html = urgent.content.decode()
     assert 'aria-current="true"' in html

@@ -54,7 +54,7 @@ def text(fragment: str) -> str:
 
 @pytest.mark.django_db
 def test_a_window_closing_in_two_days_is_overdue_with_its_days_left_in_the_row(logged_in, clinic):
-    closing = clinic.form("closing", "m6")
+    closing = clinic.form("closing", "baseline")
     html = logged_in.get(reverse("coordinator:worklist"), {"view": "open"}).content.decode()
     row = text(row_html(html, closing))
     assert "Overdue" in row
@@ -109,7 +109,7 @@ def test_tabs_and_pages_keep_the_filters_in_the_url(logged_in, clinic):
 @pytest.mark.django_db
 def test_the_row_hands_the_tablet_over_and_records_a_reason(logged_in, clinic):
     missed = clinic.form("missed", "baseline")
-    closing = clinic.form("closing", "m6")
+    closing = clinic.form("closing", "baseline")
     url = reverse("coordinator:worklist") + "?view=all&arm=A&sort=-study_id"
     html = logged_in.get(url).content.decode()
     assert reverse("tablet:start", args=[closing.pk]) in row_html(html, closing)
