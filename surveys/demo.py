@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -21,7 +22,7 @@ from scoring.instruments import ITEMS
 from surveys import instrumentation
 from surveys.accounts.roles import COORDINATOR, STATISTICIAN
 from surveys.models import Assessment, Participant, Response, Site, Trial
-from surveys.tablet.answers import assessment_submit, response_save
+from surveys.tablet.answers import assessment_submit, response_correct, response_save
 from surveys.trial.participants import (
     assessment_record_missed_reason,
     assessment_refresh,
@@ -161,7 +162,33 @@ def seed_demo(*, now: dt.datetime, seed: int = 2108) -> Trial:
                 actor=coordinator,
                 now=now,
             )
+    _correct_some_answers(coordinator, now=now)
     return trial
+
+
+def _correct_some_answers(coordinator: Any, *, now: dt.datetime) -> None:
+    """Three answers corrected with a reason (the answers page shows them and the old scores)."""
+    forms = Assessment.objects.filter(
+        status=Assessment.Status.COMPLETED, participant__site__coordinators=coordinator
+    ).order_by("pk")[:3]
+    reasons = [
+        ("transcription_error", "staff recorded 3 for a 1 (read aloud)"),
+        ("changed_at_review", ""),
+        ("other", "answer entered on the wrong line"),
+    ]
+    for form, (code, text) in zip(forms, reasons, strict=False):
+        answer = form.responses.filter(value__isnull=False).order_by("pk").first()
+        if answer is None or answer.value is None:
+            continue
+        response_correct(
+            assessment_id=form.pk,
+            item_code=answer.item_code,
+            value=(answer.value + 2) % 5,
+            reason_code=code,
+            reason_text=text,
+            actor=coordinator,
+            now=now,
+        )
 
 
 def _start(rng: random.Random, assessment: Assessment, when: dt.datetime, level: float) -> None:

@@ -22,7 +22,7 @@ from surveys.trial.audit import describe, local_time
 
 #: Columns of the CSV export, in order.
 CSV_HEADER = (
-    "when",
+    "when",  # ISO 8601, to the second, with the offset of the staff pages' time zone
     "who",
     "action",
     "action_code",
@@ -125,7 +125,7 @@ def csv_rows(events: QuerySet[AuditEvent]) -> Iterator[list[Any]]:
     for event in events.iterator(chunk_size=2000):
         row = _row(event)
         yield [
-            row.when,
+            timezone.localtime(event.at).isoformat(timespec="seconds"),
             row.who,
             row.what,
             event.action,
@@ -150,7 +150,7 @@ def audit_log_export(
     events = audit_events(sites=sites, filters=filters)
     rows = events.count()
     exported = sites.filter(code=filters.site) if filters.site else sites
-    AuditEvent.objects.bulk_create(
+    recorded = AuditEvent.objects.bulk_create(
         AuditEvent(
             at=now,
             action=AuditEvent.Action.AUDIT_EXPORT,
@@ -160,4 +160,5 @@ def audit_log_export(
         )
         for site in exported
     )
-    return events, rows
+    # the file holds what was counted: the export's own events are in the log, not in it
+    return events.exclude(pk__in=[event.pk for event in recorded]), rows

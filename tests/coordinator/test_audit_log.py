@@ -130,9 +130,15 @@ def test_the_csv_export_is_readable_escaped_and_itself_audited(logged_in, clinic
     assert export.actor == coordinator_a and export.site is not None
     assert export.site.code == "A01"
     assert export.details["filters"] == {"action": "missed_reason"} and export.details["rows"] == 1
+    assert rows[0]["when"].startswith("2025-03-01T") and rows[0]["when"][-6] in "+-"
+    whole = logged_in.get(reverse(LOG), {"format": "csv"})
+    lines = list(csv.DictReader(io.StringIO(b"".join(whole.streaming_content).decode())))
+    second = AuditEvent.objects.filter(action="audit_export").order_by("-id").first()
+    assert second is not None and second.details["rows"] == len(lines)  # the file holds it all
+    assert "Audit log exported" in {line["action"] for line in lines}  # the first export
     log = logged_in.get(reverse(LOG), {"action": "audit_export"})
-    assert [r.what for r in log.context["rows"]] == ["Audit log exported"]
-    assert log.context["rows"][0].change == "1 events exported"
+    assert [r.what for r in log.context["rows"]] == ["Audit log exported"] * 2
+    assert log.context["rows"][-1].change == "1 events exported"
 
 
 @pytest.mark.django_db
