@@ -176,3 +176,17 @@ def test_searching_and_exporting_run_a_constant_number_of_queries(
     build_clinic(trial, site_a, now=NOW)
     build_clinic(trial, site_a, now=NOW)
     assert [count(p) for p in cases] == few
+
+
+@pytest.mark.django_db
+def test_the_admin_shows_the_trail_in_words_too(client, clinics, clock):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", "root@example.org", "x" * 20)
+    client.force_login(admin)
+    page = client.get(
+        reverse("admin:surveys_auditevent_changelist"), {"action__exact": "status_change"}
+    )
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Scheduled → Not expected" in html and "not_expected" not in html
