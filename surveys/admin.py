@@ -41,6 +41,7 @@ from surveys.models import (
     Visit,
 )
 from surveys.models.trial import validate_study_id_pattern
+from surveys.trial.audit import describe
 from surveys.trial.participants import visit_reschedule
 
 
@@ -267,17 +268,20 @@ class AssessmentAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = (
-        "at",
-        "actor_label",
-        "action",
-        "participant",
-        "from_status",
-        "to_status",
-        "reason",
-    )
+    """The audit trail in words, as the coordinator's pages show it (never raw codes)."""
+
+    list_display = ("at", "actor_label", "action", "participant", "change", "detail")
     list_filter = ("action",)
+    list_select_related = ("participant", "site")
     search_fields = ("participant__study_id", "actor_label")
+
+    @admin.display(description="Change")
+    def change(self, obj: AuditEvent) -> str:
+        return describe(obj).change
+
+    @admin.display(description="Details")
+    def detail(self, obj: AuditEvent) -> str:
+        return describe(obj).detail
 
 
 @admin.register(TaskRun)

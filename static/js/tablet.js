@@ -25,6 +25,39 @@
   "use strict";
   document.documentElement.classList.add("js");
 
+  // ------------------------------------------------------------------ text size
+  /* The text-size buttons post to the server (the choice is kept for this hand-off);
+     with the script the size changes at once, without leaving the page. */
+  var sizeForm = document.querySelector("form[data-text-size]");
+  if (sizeForm && window.fetch) {
+    sizeForm.addEventListener("click", function (event) {
+      var button = event.target.closest ? event.target.closest("button[name=size]") : null;
+      if (!button) return;
+      event.preventDefault();
+      var size = button.value;
+      var html = document.documentElement;
+      ["normal", "large", "x-large"].forEach(function (name) {
+        html.classList.toggle("text-" + name, name === size);
+      });
+      Array.prototype.forEach.call(sizeForm.querySelectorAll("button[name=size]"), function (b) {
+        b.setAttribute("aria-pressed", b === button ? "true" : "false");
+      });
+      var body = new URLSearchParams();
+      body.append("size", size);
+      var token = sizeForm.querySelector("input[name=csrfmiddlewaretoken]");
+      window
+        .fetch(sizeForm.action, {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { Accept: "application/json", "X-CSRFToken": token ? token.value : "" },
+          body: body,
+        })
+        .catch(function () {
+          /* offline: the size still applies on this page */
+        });
+    });
+  }
+
   var PREFIX = "ecogprom.tablet.";
   var main = document.querySelector("main[data-page]") || document.querySelector("main");
   var pageKind = main ? main.getAttribute("data-page") || "" : "";
@@ -264,7 +297,8 @@
       if (offline) return storageOk ? "offline" : "offline-volatile";
       return "saving";
     }
-    return "saved";
+    // Nothing answered yet is not "All answers saved".
+    return answeredCount() === 0 ? "none" : "saved";
   }
 
   function render() {
@@ -308,9 +342,11 @@
 
   /* Which items have an answer: the server's (when the page was made), what the server
      acknowledged since, what waits in the queue, and what is ticked on this page. */
-  function updateProgress() {
-    var total = parseInt(root.getAttribute("data-total"), 10);
-    if (!total) return;
+  /* Questions answered on the whole form (null on a page that does not list them): the
+     server's when the page was made, what the server acknowledged since, what waits in
+     the queue, and what is ticked on this page. */
+  function answeredCount() {
+    if (!root || !root.hasAttribute("data-answered-items")) return null;
     var answered = {};
     (root.getAttribute("data-answered-items") || "").split(" ").forEach(function (code) {
       if (code) answered[code] = true;
@@ -327,7 +363,13 @@
         if (answeredIn(fs)) answered[fs.getAttribute("data-item")] = true;
       });
     }
-    var count = Object.keys(answered).length;
+    return Object.keys(answered).length;
+  }
+
+  function updateProgress() {
+    var total = parseInt(root.getAttribute("data-total"), 10);
+    var count = answeredCount();
+    if (!total || count === null) return;
     var bar = document.querySelector("[data-progress-bar]");
     if (bar) {
       bar.max = total;

@@ -13,7 +13,16 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from surveys.models import Arm, Assessment, Participant, Site, Trial
+from scoring.instruments import RESPONSE_SCALE
+from surveys.models import (
+    Arm,
+    Assessment,
+    AuditEvent,
+    Participant,
+    ResponseCorrection,
+    Site,
+    Trial,
+)
 from surveys.security.dates import BoundedDateField
 from surveys.trial.participants import MAX_REASON, site_today
 
@@ -73,9 +82,7 @@ class ReasonForm(forms.Form):
 class CorrectRandomizationForm(ReasonForm):
     """A corrected randomization date and why (the trial's start, not in the future)."""
 
-    randomized_on = forms.DateField(
-        label="Correct randomization date", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    randomized_on = BoundedDateField(label="Correct randomization date")
     field_order = ["randomized_on", "reason", "confirm"]
 
     def __init__(self, *args: Any, participant: Participant, **kwargs: Any) -> None:
@@ -120,4 +127,84 @@ class RandomizeForm(forms.Form):
             today = site_today(site, timezone.now()) if site else timezone.localdate()
             if problem := self.trial.randomization_date_error(day, today=today):
                 self.add_error("randomized_on", problem)
+        return data
+
+
+class CorrectionForm(forms.Form):
+    """A corrected answer and why (coded; "Other" needs words). Nothing is pre-selected."""
+
+    value = forms.ChoiceField(label="Correct answer", widget=forms.RadioSelect)
+    reason_code = forms.ChoiceField(
+        label="Why it is corrected",
+        choices=ResponseCorrection.Reason.choices,
+        widget=forms.RadioSelect,
+    )
+    reason_text = forms.CharField(
+        required=False,
+        max_length=400,
+        label="Details (required for 'Other')",
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    #: the answer's revision the confirmation page showed (empty: show it first)
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    NO_ANSWER = "none"
+    DECLINED = "declined"
+
+    def __init__(self, *args: Any, optional: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices: list[tuple[str, str]] = [
+            (str(option.value), f"{option.value} ({option.label_en})") for option in RESPONSE_SCALE
+        ]
+        if optional:
+            choices.append((self.DECLINED, "Prefer not to answer"))
+        choices.append((self.NO_ANSWER, "No answer (clear it)"))
+        cast(forms.ChoiceField, self.fields["value"]).choices = choices
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if (
+            data.get("reason_code") == ResponseCorrection.Reason.OTHER
+            and not str(data.get("reason_text", "")).strip()
+        ):
+            self.add_error("reason_text", "Describe the reason when it is 'Other'.")
+        confirm = str(data.get("confirm") or "")
+        if confirm and not confirm.isdigit():
+            self.add_error(None, "The confirmation is not valid: review the correction again.")
+        return data
+
+    def answer(self) -> tuple[int | None, bool]:
+        """The chosen (value, declined)."""
+        chosen = self.cleaned_data["value"]
+        if chosen == self.NO_ANSWER:
+            return None, False
+        if chosen == self.DECLINED:
+            return None, True
+        return int(chosen), False
+
+
+class AuditSearchForm(forms.Form):
+    """The audit log's search (GET): every field optional."""
+
+    site = forms.ChoiceField(required=False)
+    participant = forms.CharField(required=False, max_length=32, label="Participant (study id)")
+    user = forms.CharField(required=False, max_length=64, label="User")
+    action = forms.ChoiceField(
+        required=False, choices=[("", "Any action"), *AuditEvent.Action.choices]
+    )
+    date_from = BoundedDateField(required=False, label="From")
+    date_to = BoundedDateField(required=False, label="To")
+
+    def __init__(self, *args: Any, sites: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["site"]).choices = [
+            ("", "All my sites"),
+            *((s.code, f"{s.code} {s.name}") for s in sites),
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("date_from"), data.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
         return data

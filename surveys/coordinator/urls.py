@@ -7,6 +7,7 @@ from surveys.coordinator import views
 app_name = "coordinator"
 urlpatterns = [
     path("", views.WorklistView.as_view(), name="worklist"),
+    path("grid/", views.GridView.as_view(), name="grid"),
     path("participants/", views.ParticipantListView.as_view(), name="participants"),
     path("participants/new/", views.RandomizeView.as_view(), name="randomize"),
     path("participants/<int:pk>/", views.ParticipantDetailView.as_view(), name="participant"),
@@ -31,5 +32,12 @@ urlpatterns = [
         views.SubmitAsAnsweredView.as_view(),
         name="submit_as_answered",
     ),
+    path("assessments/<int:pk>/answers/", views.AnswersView.as_view(), name="answers"),
+    path(
+        "assessments/<int:pk>/answers/<str:code>/correct/",
+        views.CorrectAnswerView.as_view(),
+        name="correct_answer",
+    ),
     path("compliance/", views.ComplianceView.as_view(), name="compliance"),
+    path("audit/", views.AuditLogView.as_view(), name="audit_log"),
 ]

@@ -39,7 +39,7 @@ from surveys.demo.plan import (
 )
 from surveys.models import Assessment, Participant, Response, Site, Trial
 from surveys.statistician.analysis.presets import AnalysisPreset, e2108_paper_preset
-from surveys.tablet.answers import assessment_submit, response_save
+from surveys.tablet.answers import assessment_submit, response_correct, response_save
 from surveys.tablet.kiosk import kiosk_answer, kiosk_start, kiosk_submit
 from surveys.trial.participants import (
     assessment_record_missed_reason,
@@ -325,6 +325,38 @@ def _replaced_tablet(timeline: Timeline) -> None:
         tap(tablet1, code, (answers[code] + 1) % 5, tapped, start + dt.timedelta(minutes=40))
 
 
+def _correct_some_answers(timeline: Timeline) -> None:
+    """Answers corrected with a reason (the answers page shows them and the old scores).
+
+    Only forms of women randomized after the paper's cut-off: a correction
+    rescores its form, and the paper cohort's scores must stay the paper's.
+    """
+    forms = Assessment.objects.filter(
+        status=Assessment.Status.COMPLETED, participant__randomized_on__gt=timeline.cutoff
+    ).order_by("participant__study_id", "visit__number")[:3]
+    reasons = [
+        ("transcription_error", "staff recorded 3 for a 1 (read aloud)"),
+        ("changed_at_review", ""),
+        ("other", "answer entered on the wrong line"),
+    ]
+    users = get_user_model().objects
+    for form, (code, text) in zip(forms, reasons, strict=False):
+        answer = form.responses.filter(value__isnull=False).order_by("item_code").first()
+        if answer is None or answer.value is None:
+            continue
+        site = form.participant.site.code
+        login = next(login for login in DEMO_LOGINS if site in login.sites)
+        response_correct(
+            assessment_id=form.pk,
+            item_code=answer.item_code,
+            value=(answer.value + 2) % 5,
+            reason_code=code,
+            reason_text=text,
+            actor=users.get(username=login.username),
+            now=timeline.now - dt.timedelta(minutes=5),
+        )
+
+
 @transaction.atomic
 def seed_demo(*, as_of: dt.date, seed: int | None = None) -> tuple[Trial, AnalysisPreset]:
     """Create the demo trial as of ``as_of``: sites, logins, participants' histories, preset.
@@ -340,6 +372,7 @@ def seed_demo(*, as_of: dt.date, seed: int | None = None) -> tuple[Trial, Analys
     create_users()
     _Player(timeline, trial).play()
     _replaced_tablet(timeline)
+    _correct_some_answers(timeline)
     preset = e2108_paper_preset(
         trial=trial,
         cutoff=timeline.cutoff,

@@ -9,6 +9,7 @@ from surveys.models.assessment import (
     Response,
     ResponseCorrection,
     Score,
+    ScoreRevision,
 )
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
@@ -41,6 +42,7 @@ __all__ = [
     "Response",
     "ResponseCorrection",
     "Score",
+    "ScoreRevision",
     "Site",
     "TaskRun",
     "Trial",

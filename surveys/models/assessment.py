@@ -14,6 +14,7 @@ only code that changes a status is
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -111,7 +112,7 @@ class Assessment(models.Model):
         TABLET = "tablet", "Clinic tablet"
 
     class Assistance(models.TextChoices):
-        NONE = "none", "None: completed by the patient"
+        NONE = "none", "No help: she answered on her own"
         READ_ALOUD = "read_aloud", "Items read aloud"
         STAFF_RECORDED = "staff_recorded", "Answers recorded by staff"
 
@@ -216,6 +217,22 @@ class Assessment(models.Model):
         """Open and inside the last OVERDUE_DAYS days of its window."""
         return self.closes_within(now, OVERDUE_DAYS)
 
+    def days_left(self, now: dt.datetime, tz: dt.tzinfo) -> int | None:
+        """Calendar days left to answer, today included (1 on the window's last day).
+
+        Counted in the site's time zone *tz*; None when the form takes no answers.
+        Ordering by ``closes_at`` is ordering by this.
+        """
+        if not self.is_answerable(now):
+            return None
+        return (self.window_end - now.astimezone(tz).date()).days + 1
+
+    def days_until_open(self, now: dt.datetime, tz: dt.tzinfo) -> int | None:
+        """Calendar days until a scheduled window opens (site time zone *tz*); None otherwise."""
+        if self.status != self.Status.SCHEDULED or now >= self.opens_at:
+            return None
+        return (self.window_start - now.astimezone(tz).date()).days
+
     def opens_within(self, now: dt.datetime, days: int) -> bool:
         return self.status == self.Status.SCHEDULED and now < self.opens_at <= now + dt.timedelta(
             days=days
@@ -310,21 +327,49 @@ class Response(models.Model):
 
 
 class ResponseCorrection(models.Model):
-    """A change to an answer of a completed assessment: never edited in place."""
+    """A change to an answer of a completed assessment: never edited in place.
+
+    The answer row (:class:`Response`) holds the current value; each
+    correction keeps the value it replaced, who changed it, when, and why
+    (a coded reason, and the reason as written in the audit trail and the
+    ODM export's ``ReasonForChange``).
+    """
+
+    class Reason(models.TextChoices):
+        TRANSCRIPTION = "transcription_error", "Transcription error"
+        CHANGED_AT_REVIEW = "changed_at_review", "Patient changed her mind at review"
+        OTHER = "other", "Other"
 
     response = models.ForeignKey(Response, on_delete=models.PROTECT, related_name="corrections")
     old_value = models.PositiveSmallIntegerField(null=True, blank=True)
     old_declined = models.BooleanField(default=False)
     new_value = models.PositiveSmallIntegerField(null=True, blank=True)
     new_declined = models.BooleanField(default=False)
-    reason = models.CharField(max_length=500)
+    reason_code = models.CharField(
+        max_length=32,
+        choices=Reason.choices,
+        help_text="Why the answer was changed (coded).",
+    )
+    reason = models.CharField(
+        max_length=500,
+        help_text="The reason in words: the coded reason's label, with the coordinator's "
+        "details (required for 'Other').",
+    )
     corrected_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
     corrected_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["corrected_at"]
+        ordering = ["corrected_at", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(
+                    reason_code__in=["transcription_error", "changed_at_review", "other"]
+                ),
+                name="response_correction_reason_coded",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"correction of {self.response_id} by {self.corrected_by_id}"
@@ -337,14 +382,9 @@ SCORE_CODES: tuple[str, ...] = tuple(score.code for score in INSTRUMENTS["FACT-B
 SCORE_FIELDS: tuple[str, ...] = tuple(code.lower() for code in SCORE_CODES)
 
 
-class Score(models.Model):
-    """Scores computed by ``scoring/`` for one received (completed or partial) assessment.
+class ScoreValues(models.Model):
+    """The columns of one form's scores (shared by the current scores and their history)."""
 
-    Recomputable from the answers; each score is blank where the FACIT rules
-    do not allow it (too few items of the subscale answered).
-    """
-
-    assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="score")
     pwb = models.FloatField(null=True)
     swb = models.FloatField(null=True)
     ewb = models.FloatField(null=True)
@@ -371,5 +411,62 @@ class Score(models.Model):
     toi_rule = models.CharField(max_length=16, default="facit")
     computed_at = models.DateTimeField()
 
+    #: The columns a copy of these scores carries (every field above).
+    VALUE_FIELDS: tuple[str, ...] = (
+        *SCORE_FIELDS,
+        *(f"{name}_n" for name in SCORE_FIELDS),
+        "items_answered",
+        "items_total",
+        "scoring_version",
+        "toi_rule",
+        "computed_at",
+    )
+
+    class Meta:
+        abstract = True
+
+    def values(self) -> dict[str, Any]:
+        """These scores as a dict of :attr:`VALUE_FIELDS`."""
+        return {name: getattr(self, name) for name in self.VALUE_FIELDS}
+
+
+class Score(ScoreValues):
+    """Scores computed by ``scoring/`` for one received (completed or partial) assessment.
+
+    Recomputable from the answers; each score is blank where the FACIT rules
+    do not allow it (too few items of the subscale answered). When an answer
+    is corrected, the scores it replaces are kept as a :class:`ScoreRevision`.
+    """
+
+    assessment = models.OneToOneField(Assessment, on_delete=models.PROTECT, related_name="score")
+
     def __str__(self) -> str:
         return f"scores for {self.assessment_id}"
+
+
+class ScoreRevision(ScoreValues):
+    """Scores an assessment had before they were recomputed (after a corrected answer).
+
+    Append-only history: the scores as they were (with the scoring version
+    that computed them and when), when they were replaced, and by which
+    correction. The current scores are the assessment's :class:`Score`.
+    """
+
+    assessment = models.ForeignKey(
+        Assessment, on_delete=models.PROTECT, related_name="score_revisions"
+    )
+    superseded_at = models.DateTimeField()
+    superseded_by = models.ForeignKey(
+        ResponseCorrection,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="superseded_scores",
+        help_text="The correction whose recomputation replaced these scores.",
+    )
+
+    class Meta:
+        ordering = ["assessment", "superseded_at", "id"]
+
+    def __str__(self) -> str:
+        return f"scores of {self.assessment_id} until {self.superseded_at:%Y-%m-%d %H:%M}"

@@ -71,6 +71,7 @@ class AuditEvent(models.Model):
         API_TOKEN_CREATED = "api_token_created", "API token created"
         API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
         API_TOKEN_USED = "api_token_used", "API token used"
+        AUDIT_EXPORT = "audit_export", "Audit log exported"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(
@@ -93,6 +94,15 @@ class AuditEvent(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="audit_events",
+    )
+    site = models.ForeignKey(
+        "surveys.Site",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The site an event with no participant concerns (an export of its audit "
+        "log); events of a participant belong to her site.",
     )
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16, blank=True)

@@ -44,7 +44,7 @@ from surveys.models import (
     ResponseCorrection,
     actor_fields,
 )
-from surveys.trial.scores import assessment_score, score_store
+from surveys.trial.scores import assessment_rescore, assessment_score
 from surveys.trial.transitions import assessment_transition
 
 S = Assessment.Status
@@ -321,45 +321,107 @@ def assessment_submit(
     return assessment, True
 
 
+def correction_reason(reason_code: str, text: str) -> str:
+    """The reason in words for a coded correction reason; AnswerRejected when incomplete."""
+    Reason = ResponseCorrection.Reason
+    if reason_code not in Reason.values:
+        raise AnswerRejected({"reason_code": "choose why the answer is corrected"}, code="reason")
+    text = " ".join(text.split())
+    if reason_code == Reason.OTHER and not text:
+        raise AnswerRejected({"reason_text": "describe the reason when it is 'Other'"})
+    label = str(Reason(reason_code).label)
+    reason = f"{label}: {text}" if text else label
+    if len(reason) > MAX_CORRECTION_REASON:
+        raise AnswerRejected(
+            {"reason_text": f"keep the reason under {MAX_CORRECTION_REASON} characters"}
+        )
+    return reason
+
+
+MAX_CORRECTION_REASON = 500
+
+
 @transaction.atomic
 def response_correct(
     *,
-    response_id: int,
+    assessment_id: int,
+    item_code: str,
     value: int | None,
     declined: bool = False,
-    reason: str,
+    reason_code: str,
+    reason_text: str = "",
     actor: User,
     now: dt.datetime,
+    expected_revision: int | None = None,
 ) -> ResponseCorrection:
-    """Correct an answer of a completed assessment: keep the old value, require a reason."""
-    response = Response.objects.select_for_update().select_related("assessment").get(pk=response_id)
-    assessment = response.assessment
+    """Correct an answer of a completed form: a new audited record, the old value kept.
+
+    *value* None (and not *declined*) clears the answer. The reason is coded
+    (``ResponseCorrection.Reason``; "other" needs *reason_text*). The answer
+    row keeps the current value, the correction the one it replaced; the
+    form's scores are recomputed through ``scoring/`` and the old ones kept
+    (``assessment_rescore``); the change is audited (``response_correction``).
+    *expected_revision* is the answer's revision the confirmation page showed
+    (0 for an item with no stored answer): if it changed since, nothing is
+    saved (AnswerRejected, code ``changed``). Raises AnswerRejected.
+    """
+    assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
     if assessment.status != S.COMPLETED:
-        raise AnswerRejected("only answers of a completed assessment are corrected", code="status")
-    if not reason.strip():
-        raise AnswerRejected("a correction needs a reason", code="reason")
-    _check_answer(assessment, response.item_code, value, declined)
+        raise AnswerRejected("only answers of a completed form are corrected", code="status")
+    reason = correction_reason(reason_code, reason_text)
+    if value is not None or declined:
+        _check_answer(assessment, item_code, value, declined)
+    elif item_code not in instrumentation.items(assessment.instrument_version):
+        raise AnswerRejected(f"{item_code!r} is not an item of this questionnaire", code="item")
+    response = (
+        Response.objects.select_for_update()
+        .filter(assessment=assessment, item_code=item_code)
+        .first()
+    )
+    current = (None, False) if response is None else (response.value, response.declined)
+    revision = 0 if response is None else response.revision
+    if expected_revision is not None and expected_revision != revision:
+        raise AnswerRejected(
+            "this answer was changed by someone else meanwhile: check it again", code="changed"
+        )
+    if current == (value, declined):
+        raise AnswerRejected({"value": "this is already the answer on record"}, code="same")
+    if response is None:
+        response = Response.objects.create(
+            assessment=assessment, item_code=item_code, value=None, saved_at=now, revision=0
+        )
     correction = ResponseCorrection.objects.create(
         response=response,
-        old_value=response.value,
-        old_declined=response.declined,
+        old_value=current[0],
+        old_declined=current[1],
         new_value=value,
         new_declined=declined,
-        reason=reason.strip(),
+        reason_code=reason_code,
+        reason=reason,
         corrected_by=actor,
         corrected_at=now,
     )
     response.value, response.declined, response.saved_at = value, declined, now
     response.revision += 1
     response.save(update_fields=["value", "declined", "saved_at", "revision"])
+    score, superseded = assessment_rescore(assessment=assessment, now=now, correction=correction)
     AuditEvent.objects.create(
         at=now,
         action=AuditEvent.Action.RESPONSE_CORRECTION,
         participant_id=assessment.participant_id,
         assessment=assessment,
-        reason=reason.strip(),
-        details={"item": response.item_code, "old": correction.old_value, "new": value},
+        reason=reason,
+        details={
+            "item": item_code,
+            "old": current[0],
+            "old_declined": current[1],
+            "new": value,
+            "new_declined": declined,
+            "reason_code": reason_code,
+            "correction": correction.pk,
+            "score_revision": superseded.pk if superseded is not None else None,
+            "scoring_version": score.scoring_version,
+        },
         **actor_fields(actor),
     )
-    score_store(assessment=assessment, now=now)
     return correction

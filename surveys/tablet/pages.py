@@ -12,6 +12,7 @@ the catalogue is checked against.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from django.utils import translation
@@ -189,3 +190,43 @@ def form_for(assessment: Assessment) -> FormView:
             )
         pages.append(page)
     return FormView(pages)
+
+
+#: Seconds per question assumed before enough forms have been timed on tablets.
+SECONDS_PER_ITEM = 12
+#: Timed forms needed before their median replaces the assumption.
+MIN_TIMED_FORMS = 20
+#: The most recent timed forms the estimate looks at.
+TIMED_FORMS_WINDOW = 200
+
+
+def minutes_estimate(assessment: Assessment) -> int:
+    """About how many minutes the whole form takes, for the intro page.
+
+    The median time patients spent on the pages of completed forms of the
+    same version (from the tablet's page timings), once at least
+    MIN_TIMED_FORMS were timed; until then SECONDS_PER_ITEM per question.
+    Rounded to whole minutes, then to the nearest 5 from 10 minutes up
+    ("about 10 minutes", never a false precision). One query.
+    """
+    pinned = assessment.instrument_version
+    timings = (
+        Assessment.objects.filter(
+            status=Assessment.Status.COMPLETED, instrument_version=pinned, submitted_by=None
+        )
+        .exclude(page_seconds={})
+        .order_by("-completed_at")
+        .values_list("page_seconds", flat=True)[:TIMED_FORMS_WINDOW]
+    )
+    totals = [
+        total
+        for pages in timings
+        if isinstance(pages, dict)
+        and (total := sum(float(s) for s in pages.values() if isinstance(s, int | float))) > 0
+    ]
+    if len(totals) >= MIN_TIMED_FORMS:
+        seconds = statistics.median(totals)
+    else:
+        seconds = SECONDS_PER_ITEM * len(instrumentation.items(pinned))
+    minutes = max(1, round(seconds / 60))
+    return minutes if minutes < 10 else 5 * round(minutes / 5)

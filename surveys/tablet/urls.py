@@ -20,4 +20,5 @@ urlpatterns = [
     path("lock/", views.LockView.as_view(), name="lock"),
     path("locked/", views.LockedView.as_view(), name="locked"),
     path("exit/", views.ExitView.as_view(), name="exit"),
+    path("text-size/", views.TextSizeView.as_view(), name="text_size"),
 ]

@@ -57,7 +57,7 @@ from surveys.tablet.kiosk import (
     pin_matches,
     tap_time_from_client,
 )
-from surveys.tablet.middleware import SESSION_KEY
+from surveys.tablet.middleware import SESSION_KEY, TABLET_PREFIX
 
 SESSION_PAGE = "kiosk_page"
 SESSION_PIN_FAILURES = "kiosk_pin_failures"
@@ -277,7 +277,11 @@ class IntroView(KioskView):
         return render(
             request,
             "tablet/intro.html",
-            self.page_context(form, first_url=_page_url(form.after(INTRO))),
+            self.page_context(
+                form,
+                first_url=_page_url(form.after(INTRO)),
+                minutes=pages.minutes_estimate(self.assessment),
+            ),
         )
 
 
@@ -742,3 +746,29 @@ class PingView(View):
         if not kiosk.locked:
             kiosk_touch(kiosk, now=timezone.now())
         return HttpResponse(status=204)
+
+
+#: Text sizes the patient can choose on the tablet (the CSS class on <html> is text-<size>).
+TEXT_SIZES = ("normal", "large", "x-large")
+SESSION_TEXT_SIZE = "tablet_text_size"
+
+
+class TextSizeView(View):
+    """The patient's text size for this hand-off (kept in the tablet's session), then back.
+
+    Works as a plain form post (redirects back to the page) and from the
+    tablet script (``fetch``, 204), which changes the size without leaving
+    the page.
+    """
+
+    def post(self, request: HttpRequest) -> HttpResponseBase:
+        size = request.POST.get("size", "")
+        if size not in TEXT_SIZES:
+            return HttpResponse("unknown text size", status=400, content_type="text/plain")
+        request.session[SESSION_TEXT_SIZE] = size
+        if request.headers.get("Accept") == "application/json":
+            return HttpResponse(status=204)
+        back = request.POST.get("next", "")
+        if not (back.startswith(TABLET_PREFIX) and "//" not in back and "\\" not in back):
+            back = reverse("tablet:form")
+        return redirect(back)

@@ -1,10 +1,11 @@
 """Scores of a received form (completed or partial), computed by ``scoring/``.
 
 A completed form is scored when it is submitted and again after an answer is
-corrected; a partial one when its window closes (or she leaves the study)
-with answers stored. Each score is blank where the FACIT rules do not allow
-it (too few items of its subscale answered), so a form with a handful of
-answers is kept but yields few or no scores.
+corrected (the scores it had are kept as a ``ScoreRevision``, with the
+scoring version that computed them); a partial one when its window closes
+(or she leaves the study) with answers stored. Each score is blank where
+the FACIT rules do not allow it (too few items of its subscale answered), so
+a form with a handful of answers is kept but yields few or no scores.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import Any
 
 from scoring.facit import SCORING_VERSION, score_form
 from surveys import instrumentation
-from surveys.models import SCORE_FIELDS, Assessment, AuditEvent, Response, Score
+from surveys.models import (
+    SCORE_FIELDS,
+    Assessment,
+    AuditEvent,
+    Response,
+    ResponseCorrection,
+    Score,
+    ScoreRevision,
+)
 
 
 def answers_of(assessment: Assessment) -> dict[str, int | None]:
@@ -114,3 +123,45 @@ def scores_follow_status(*, assessment_ids: list[int], to_status: str, now: dt.d
         assessments_score(assessment_ids=assessment_ids, now=now)
     elif to_status in Assessment.UNFINISHED:
         Score.objects.filter(assessment_id__in=assessment_ids).delete()
+
+
+#: The scores named in a re-scoring's audit event (before and after).
+AUDITED_SCORES = ("toi", "factb", "factg", "bcs")
+
+
+def assessment_rescore(
+    *, assessment: Assessment, now: dt.datetime, correction: ResponseCorrection | None = None
+) -> tuple[Score, ScoreRevision | None]:
+    """Recompute the scores of a received form whose answers changed; keep the old ones.
+
+    The scores it had become a :class:`ScoreRevision` (with the scoring
+    version that computed them), the new ones are computed by ``scoring/``
+    and a ``scored`` audit event names both. Call inside the transaction
+    that changed the answers.
+    """
+    old = Score.objects.select_for_update().filter(assessment=assessment).first()
+    revision = None
+    if old is not None:
+        revision = ScoreRevision.objects.create(
+            assessment=assessment, superseded_at=now, superseded_by=correction, **old.values()
+        )
+    score = score_store(assessment=assessment, now=now)
+    AuditEvent.objects.create(
+        at=now,
+        action=AuditEvent.Action.SCORED,
+        participant_id=assessment.participant_id,
+        assessment=assessment,
+        actor_label="system:scoring",
+        reason="answers corrected" if correction is not None else "answers changed",
+        details={
+            "scoring_version": score.scoring_version,
+            "status": assessment.status,
+            "rescored": True,
+            "correction": correction.pk if correction is not None else None,
+            "score_revision": revision.pk if revision is not None else None,
+            "previous_scoring_version": old.scoring_version if old is not None else None,
+            "before": {name: getattr(old, name) for name in AUDITED_SCORES} if old else None,
+            "after": {name: getattr(score, name) for name in AUDITED_SCORES},
+        },
+    )
+    return score, revision

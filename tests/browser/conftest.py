@@ -93,17 +93,22 @@ def shot(page: Any, name: str) -> Path:
     return path
 
 
+#: axe-core's tags for the WCAG 2.0, 2.1 and 2.2 success criteria at levels A and AA.
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa"]
+
+
 def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """Serious and critical axe-core violations (WCAG 2.0/2.1 A and AA rules) on this page."""
+    """Every axe-core violation of a WCAG 2.2 A/AA rule on this page (any impact)."""
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         # Evaluated through the DevTools protocol, which the Content-Security-Policy does not
         # govern (an injected <script> tag would be refused: no inline script is allowed).
         page.evaluate(AXE.read_text(encoding="utf-8"))
     result = page.evaluate(
-        """async () => await axe.run(document, {
-            runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']},
+        """async (tags) => await axe.run(document, {
+            runOnly: {type: 'tag', values: tags},
             resultTypes: ['violations'],
-        })"""
+        })""",
+        WCAG_TAGS,
     )
     return [
         {
@@ -113,15 +118,82 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
             "nodes": [n["target"] for n in v["nodes"]][:5],
         }
         for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
     ]
 
 
-def check_page(page: Any, name: str) -> None:
-    """Screenshot the page, then require no serious or critical accessibility violation."""
+#: Every target a person can click or tap that is too small: (element, width, height).
+#: A radio button or checkbox hidden behind its label is measured by its label; a link
+#: inside a sentence is exempt on staff pages (WCAG 2.5.8 "inline"), never on the tablet.
+SMALL_TARGETS_JS = """([minimum, inlineExempt]) => {
+  const small = [];
+  const visible = (el) => {
+    const style = getComputedStyle(el);
+    const box = el.getBoundingClientRect();
+    return style.visibility !== 'hidden' && style.display !== 'none'
+      && box.width > 1 && box.height > 1 && box.right > 0 && box.bottom > 0
+      && box.left < document.documentElement.scrollWidth;
+  };
+  const inSentence = (el) => {
+    if (getComputedStyle(el).display !== 'inline') return false;
+    const parent = el.parentElement;
+    const text = Array.from(parent.childNodes)
+      .filter((n) => n !== el && n.nodeType === Node.TEXT_NODE)
+      .map((n) => n.textContent.trim()).join('');
+    return text.length > 0;
+  };
+  const targets = document.querySelectorAll(
+    'a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button]');
+  for (const el of targets) {
+    let box = el.getBoundingClientRect();
+    if ((el.type === 'radio' || el.type === 'checkbox') && el.labels && el.labels.length) {
+      const label = el.labels[0].getBoundingClientRect();
+      if (!visible(el) || label.width * label.height > box.width * box.height) box = label;
+    } else if (!visible(el)) {
+      continue;
+    }
+    if (inlineExempt && el.tagName === 'A' && inSentence(el)) continue;
+    if (box.width < minimum - 0.5 || box.height < minimum - 0.5) {
+      small.push([el.outerHTML.slice(0, 120), Math.round(box.width), Math.round(box.height)]);
+    }
+  }
+  return small;
+}"""
+
+
+def small_targets(page: Any, minimum: int, *, inline_exempt: bool) -> list[Any]:
+    return page.evaluate(SMALL_TARGETS_JS, [minimum, inline_exempt])
+
+
+def scrolls_sideways(page: Any) -> list[str]:
+    """What sticks out of the window when the page scrolls horizontally ([] when it does not)."""
+    return list(
+        page.evaluate(
+            """() => {
+              const root = document.documentElement;
+              if (root.scrollWidth <= root.clientWidth) return [];
+              const out = Array.from(document.querySelectorAll('body *'))
+                .filter((el) => el.getBoundingClientRect().right > root.clientWidth + 0.5)
+                .map((el) => el.tagName.toLowerCase() + (el.className ? '.' + el.className : '')
+                  + ' ' + Math.round(el.getBoundingClientRect().right));
+              return out.length ? out.slice(0, 8) : ['(the page)'];
+            }"""
+        )
+    )
+
+
+def check_page(page: Any, name: str, *, patient: bool | None = None) -> None:
+    """Screenshot the page, then require no WCAG 2.2 A/AA violation and large enough targets.
+
+    Targets: at least 44 × 44 CSS px on the patient's tablet pages, 24 × 24 on
+    staff pages (*patient* defaults to: the page is a tablet page, hand-off excepted).
+    """
     shot(page, name)
     violations = axe_violations(page)
     assert violations == [], f"{name}: {violations}"
+    if patient is None:
+        patient = bool(page.evaluate("() => document.body.classList.contains('tablet')"))
+    minimum = 44 if patient else 24
+    assert small_targets(page, minimum, inline_exempt=not patient) == [], name
 
 
 @dataclass

@@ -21,13 +21,14 @@ from django.urls import reverse
 from surveys.tablet.answers import response_save
 from surveys.trial.participants import participant_go_off_study
 from surveys.trial.sweep import sweep_assessments
+from tests.clinic import complete
 from tests.factories import randomize
 
 D = dt.date
 NOW = dt.datetime(2025, 3, 1, 17, 0, tzinfo=dt.UTC)
 #: (page, field): values a form may show because they are her own record, not a guess.
 HER_RECORD = {("tablet:start", "language")}
-FREE_TEXT = {"text", "note", "reason", "study_id"}
+FREE_TEXT = {"text", "note", "reason", "study_id", "reason_text", "q"}
 
 
 class FormWalker(HTMLParser):
@@ -103,8 +104,17 @@ def world(trial, site_a, coordinator_a):
             participant=gone, off_study_on=D(2025, 2, 5), reason="death", actor="t", now=NOW
         )
         sweep_assessments(now=NOW)
+        answered = randomize(trial, site_a, randomized_on=D(2025, 2, 25), now=NOW)
+        done = answered.assessments.get(visit__code="baseline")
+        complete(done, NOW)
     assert missed.assessments.get(visit__code="baseline").needs_missed_reason
-    return {"missed": missed, "started": started, "baseline": baseline, "gone": gone}
+    return {
+        "missed": missed,
+        "started": started,
+        "baseline": baseline,
+        "gone": gone,
+        "done": done,
+    }
 
 
 def pages(world) -> list[tuple[str, str]]:
@@ -126,6 +136,15 @@ def pages(world) -> list[tuple[str, str]]:
             reverse("coordinator:submit_as_answered", args=[world["baseline"].pk]),
         ),
         ("tablet:start", reverse("tablet:start", args=[world["baseline"].pk])),
+        ("coordinator:worklist", reverse("coordinator:worklist") + "?view=missed"),
+        (
+            "coordinator:correct_answer",
+            reverse("coordinator:correct_answer", args=[world["done"].pk, "GP1"]),
+        ),
+        (
+            "coordinator:correct_answer",
+            reverse("coordinator:correct_answer", args=[world["done"].pk, "GS7"]),
+        ),
     ]
 
 
@@ -149,6 +168,7 @@ def test_no_staff_form_comes_with_a_choice_made(client, coordinator_a, world):
                     assert first == "", f"{name}: the first choice of {select} is {first!r}"
     # The forms the issue names were among those walked.
     assert {"reason", "off_study_on", "randomized_on", "assistance", "language"} <= seen
+    assert {"value", "reason_code", "reason_text"} <= seen  # an answer's correction
 
 
 @pytest.mark.django_db

@@ -197,8 +197,9 @@ def test_registering_a_randomized_participant_schedules_her_visits(
 def test_the_compliance_csv_has_one_row_per_visit_and_arm(logged_in_a, trial, site_a, clock):
     populate(trial, site_a, 6)
     response = logged_in_a.get(reverse("coordinator:compliance"), {"format": "csv"})
-    assert response["Content-Type"] == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    every = list(csv.DictReader(io.StringIO(response.content.decode())))
+    rows = [r for r in every if r["level"] == "group"]
     assert [(r["visit"], r["group"]) for r in rows] == [
         (v, arm) for v in ("Baseline", "6 months", "18 months", "30 months") for arm in "AB"
     ]
@@ -211,7 +212,17 @@ def test_the_compliance_csv_has_one_row_per_visit_and_arm(logged_in_a, trial, si
         "still_open",
         "missed_too_ill",
         "missed_unrecorded",
+        "not_yet_due",
+        "not_expected_death",
+        "not_expected_other",
     } <= set(rows[0])
+    # each visit's total, then the total of every visit
+    totals = [(r["visit"], r["level"]) for r in every if r["level"] != "group"]
+    assert totals == [
+        *((v, "visit_total") for v in ("Baseline", "6 months", "18 months", "30 months")),
+        ("All visits", "total"),
+    ]
+    assert every[-1]["randomized"] == str(6 * 4)
 
 
 def count_queries(client, url: str, params: dict) -> int:
@@ -230,6 +241,12 @@ def count_queries(client, url: str, params: dict) -> int:
         ("coordinator:compliance", {}),
         ("coordinator:compliance", {"by": "site"}),
         ("coordinator:participants", {}),
+        ("coordinator:compliance", {"by": "arm_site"}),
+        ("coordinator:compliance", {"format": "csv"}),
+        ("coordinator:grid", {}),
+        ("coordinator:grid", {"sort": "urgent", "status": "open"}),
+        ("coordinator:audit_log", {}),
+        ("coordinator:audit_log", {"participant": "E2108", "action": "status_change"}),
     ],
 )
 def test_pages_run_a_constant_number_of_queries(logged_in_a, trial, site_a, clock, name, params):

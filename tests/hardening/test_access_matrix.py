@@ -90,6 +90,10 @@ MATRIX: dict[str, Row] = {
         G, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="assessment"
     ),
     "coordinator:compliance": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
+    "coordinator:grid": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
+    "coordinator:audit_log": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
+    "coordinator:answers": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="assessment"),
+    "coordinator:correct_answer": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="answer"),
     # A kiosk session has no staff login: it cannot hand anything over.
     "tablet:start": Row.of(G, LOGIN, LOGIN, 200, 404, 403, 200, kwargs="open_assessment"),
     "tablet:form": Row.of(G, 403, 302, 403, 403, 403, 403),
@@ -106,6 +110,8 @@ MATRIX: dict[str, Row] = {
     # The offline page and the service worker hold no one's data: anyone may fetch them.
     "tablet:offline": Row.of(G, 200, 200, 200, 200, 200, 200),
     "tablet:service_worker": Row.of(G, 200, 200, 200, 200, 200, 200),
+    # A text size the request does not name is refused; the choice only touches the session.
+    "tablet:text_size": Row.of(P, 400, 400, 400, 400, 400, 400),
     "statistician:home": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export_new": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200, kwargs="export"),
@@ -229,6 +235,7 @@ def world(
     objects = {
         "participant": {"pk": done.pk},
         "assessment": {"pk": completed.pk},
+        "answer": {"pk": completed.pk, "code": "GP1"},
         "open_assessment": {"pk": waiting.assessments.get(visit__code="baseline").pk},
         "response": {"pk": Response.objects.get(assessment=completed).pk},
         "score": {"pk": Score.objects.get(assessment=completed).pk},

@@ -18,7 +18,8 @@ def test_grant_app_role_is_idempotent_and_grants_only_what_the_app_needs():
         out = io.StringIO()
         call_command("grant_app_role", role=APP_ROLE, stdout=out)
         call_command("grant_app_role", role=APP_ROLE, stdout=io.StringIO())  # again: same
-    assert "SELECT, INSERT on surveys_auditevent" in out.getvalue()
+    assert "SELECT, INSERT on surveys_auditevent, " in out.getvalue()
+    append_only = ("surveys_auditevent", "surveys_responsecorrection", "surveys_scorerevision")
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT tablename, "
@@ -30,12 +31,11 @@ def test_grant_app_role_is_idempotent_and_grants_only_what_the_app_needs():
             [APP_ROLE] * 4,
         )
         rights = {row[0]: row[1:] for row in cursor.fetchall()}
-    assert rights["surveys_auditevent"] == (True, False, False, False)
+    for table in append_only:  # insert and read, never change or remove
+        assert rights[table] == (True, False, False, False), table
     assert rights["django_migrations"] == (False, False, False, False)
     assert rights["surveys_participant"] == (True, True, True, False)
-    ordinary = {
-        t: r for t, r in rights.items() if t not in ("surveys_auditevent", "django_migrations")
-    }
+    ordinary = {t: r for t, r in rights.items() if t not in (*append_only, "django_migrations")}
     assert all(r == (True, True, True, False) for r in ordinary.values()), ordinary
 
 

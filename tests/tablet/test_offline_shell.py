@@ -67,7 +67,7 @@ def test_the_offline_page_of_a_session_is_in_her_language(trial, site_a, coordin
     tablet = tablet_client(kiosk)
     response = tablet.get("/tablet/offline/", HTTP_ACCEPT_LANGUAGE="en")
     html = response.content.decode()
-    assert '<html lang="es">' in html and "Esta página necesita la red" in html
+    assert '<html lang="es" ' in html and "Esta página necesita la red" in html
     assert f'data-kiosk-session="{kiosk.pk}"' in html
     assert (response["X-Kiosk-Session"], response["X-Kiosk-State"]) == (str(kiosk.pk), "live")
 

@@ -49,7 +49,7 @@ def test_a_page_shows_each_item_as_a_fieldset_with_the_0_to_4_scale(tablet, asse
         assert f'id="GP1-{option.value}"' in html
         assert option.label_en in html
     assert 'for="GP1-0"' in html
-    assert '<html lang="en">' in html
+    assert '<html lang="en" class="text-normal">' in html
     assert "Part 1 of 6" in html
     assert "0 of 46 questions answered" in html
     assert "Low energy" in html
@@ -301,7 +301,7 @@ def test_the_form_is_rendered_in_the_pinned_language(trial, site_a, coordinator_
     html = tablet.get(
         reverse("tablet:page", args=["PWB"]), HTTP_ACCEPT_LANGUAGE="en"
     ).content.decode()
-    assert '<html lang="es">' in html
+    assert '<html lang="es" class="text-normal">' in html
     assert "Bienestar físico" in html
     assert "Poca energía" in html
     assert "Nada" in html and "Muchísimo" in html

@@ -379,8 +379,10 @@ def test_a_correction_through_her_page_shows_what_changes_first(
     client.force_login(coordinator_a)
     url = reverse("coordinator:correct_randomization", args=[participant.pk])
     assert client.get(url).status_code == 200
-    bad = client.post(url, {"randomized_on": "9999-12-31", "reason": "typo"})
+    bad = client.post(url, {"randomized_on": "2031-12-31", "reason": "typo"})
     assert bad.status_code == 400 and "in the future" in bad.content.decode()
+    worse = client.post(url, {"randomized_on": "9999-12-31", "reason": "typo"})
+    assert worse.status_code == 400 and OUT_OF_RANGE in worse.content.decode()
     review = client.post(url, {"randomized_on": "2025-02-20", "reason": "typo in the year"})
     assert review.status_code == 200
     assert "2025-01-23 to 2025-03-06" in review.content.decode()  # the new baseline window

@@ -6,7 +6,8 @@ Two roles (``deploy/postgres-roles.sql`` creates them):
   ``manage.py migrate`` and this command;
 * the **application** role (``ecogprom_app``, ``DATABASE_APP_ROLE``) is what
   gunicorn, the Celery worker and beat connect as: ``SELECT, INSERT, UPDATE,
-  DELETE`` on the ordinary tables, only ``SELECT, INSERT`` on the audit trail,
+  DELETE`` on the ordinary tables, only ``SELECT, INSERT`` on the audit trail
+  and the other append-only records (answer corrections, replaced scores),
   ``SELECT`` on ``django_migrations``, and the sequences. Owning nothing, it can
   neither ``TRUNCATE`` the audit trail nor ``ALTER TABLE … DISABLE TRIGGER``.
 
@@ -23,6 +24,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connection, transaction
 
 AUDIT_TABLE = "surveys_auditevent"
+#: Append-only records (their own triggers refuse UPDATE and DELETE too): the audit trail,
+#: corrections of answers and the scores they replaced.
+APPEND_ONLY_TABLES = {AUDIT_TABLE, "surveys_responsecorrection", "surveys_scorerevision"}
 READ_ONLY_TABLES = {"django_migrations"}
 WRITE = "SELECT, INSERT, UPDATE, DELETE"
 
@@ -83,7 +87,7 @@ class Command(BaseCommand):
             for table, table_owner in tables:
                 if table_owner != owner:
                     continue
-                if table == AUDIT_TABLE:
+                if table in APPEND_ONLY_TABLES:
                     privileges = "SELECT, INSERT"
                 elif table in READ_ONLY_TABLES:
                     privileges = "SELECT"
@@ -100,5 +104,5 @@ class Command(BaseCommand):
             self.stderr.write(f"skipped {table}: owned by another role")
         self.stdout.write(
             f"{role}: {WRITE} on {ordinary} tables, SELECT, INSERT on "
-            f"{AUDIT_TABLE}, SELECT on django_migrations; owner {owner}"
+            f"{', '.join(sorted(APPEND_ONLY_TABLES))}, SELECT on django_migrations; owner {owner}"
         )

@@ -209,7 +209,7 @@ def _item_grid(filters: ExportFilters) -> pd.DataFrame:
     """Every item of every received form the filters select, joined to its answer.
 
     Internal columns (lower case): the assessment's context plus item_code,
-    seq, instr, qscat, subscale, reversed, label, value, declined, saved_at.
+    seq, instr, qscat, subscale, reversed, label, value, declined, corrected, saved_at.
     """
     assessments = _within_cutoff(fetch_frame(completed_query(filters)), filters)
     responses = fetch_frame(responses_query(filters))
@@ -256,10 +256,13 @@ def _item_grid(filters: ExportFilters) -> pd.DataFrame:
     value[found] = responses["value"].to_numpy(dtype=float)[at[found]]
     declined = np.zeros(len(grid), dtype=bool)
     declined[found] = responses["declined"].to_numpy(dtype=bool)[at[found]]
+    corrected = np.zeros(len(grid), dtype=bool)
+    corrected[found] = responses["corrected"].to_numpy(dtype=bool)[at[found]]
     saved = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[us, UTC]")
     saved[found] = responses["saved_at"].to_numpy()[at[found]]
     grid["value"] = value
     grid["declined"] = declined
+    grid["corrected"] = corrected
     grid["saved_at"] = saved
     grid["answered_n"] = (
         grid["value"].notna().groupby(grid["assessment_id"]).transform("sum").astype("int64")
@@ -293,6 +296,7 @@ def items_long(filters: ExportFilters) -> pd.DataFrame:
         "SUBSCALE": grid["subscale"],
         "VALUE": value,
         "DECLINED": grid["declined"].astype("int64"),
+        "CORRECTD": grid["corrected"].astype("int64"),
         "ITEMSCR": pd.Series(np.where(reversed_, 4 - value, value), index=idx),
         "SAVEDY": _study_day(saved_local, grid["randomized_on"]),
         "SAVESEC": (grid["saved_at"] - grid["started_at"]).dt.total_seconds().round(3),

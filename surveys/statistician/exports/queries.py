@@ -229,6 +229,11 @@ def responses_query(filters: ExportFilters) -> Query:
         ("r.value", "value", "float"),
         ("r.declined", "declined", "bool"),
         ("r.saved_at", "saved_at", "datetime"),
+        (
+            f"EXISTS (SELECT 1 FROM {_t(ResponseCorrection)} rc WHERE rc.response_id = r.id)",
+            "corrected",
+            "bool",
+        ),
     ]
     sql = (
         f"SELECT {_select(columns)} FROM {_t(Response)} r "

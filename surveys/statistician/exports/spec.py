@@ -303,6 +303,16 @@ ITEMS_SPEC = DatasetSpec(
             codelist="NY01",
         ),
         Var(
+            "CORRECTD",
+            "Answer corrected after submission",
+            "num",
+            "1 = corrected; 0 = as answered",
+            "1 when staff corrected this answer after the form was submitted (VALUE is the "
+            "corrected value; the old value, who, when and why are in the audit trail and the "
+            "ODM export's audit records).",
+            codelist="NY01",
+        ),
+        Var(
             "ITEMSCR",
             "Item score (reversed where keyed)",
             "num",
