@@ -29,6 +29,11 @@ from scoring.multiplicity import add_holm
 from scoring.proportions import newcombe_difference, prop_test
 from scoring.rstats import r_mean, r_median, r_sd, t_test, wilcox_test
 
+#: Allowance for floating-point rounding when a change is compared with a minimal important
+#: difference: prorated scores are fractions, so a change of exactly 5 points can come out as
+#: 4.9999999999999964 (35.3 - 30.3). Used by MID responders and by time to deterioration.
+MID_TOLERANCE = 1e-9
+
 FloatArray = npt.NDArray[np.float64]
 
 RESULT_COLUMNS: tuple[str, ...] = (

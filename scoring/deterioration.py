@@ -53,7 +53,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from scoring.compare import CompareInputError, prepare_scores, visit_sort_key
+from scoring.compare import MID_TOLERANCE, CompareInputError, prepare_scores, visit_sort_key
 from scoring.survival import CoxResult, KaplanMeier, LogRank, cox_ph, kaplan_meier, logrank
 
 #: Eton et al. (2004) MID ranges for FACT-B (points).
@@ -65,7 +65,7 @@ MID_RANGES: Mapping[str, tuple[float, float]] = {
 }
 DAYS_PER_MONTH = 30.4375
 #: Allowance for floating-point rounding when comparing a decline with the MID.
-DECLINE_TOLERANCE = 1e-9
+DECLINE_TOLERANCE = MID_TOLERANCE
 
 DeathRule = Literal["event", "censor"]
 Bound = Literal["lower", "upper"]

@@ -15,6 +15,7 @@ import pandas as pd
 from scipy import special, stats
 
 from scoring.compare import (
+    MID_TOLERANCE,
     CompareInputError,
     PreparedScores,
     change_by_arm,
@@ -257,7 +258,9 @@ def mid_responders(
     """Improved / stable / worsened rates per measure x follow-up visit x arm.
 
     Change = follow-up - baseline for participants with both; improved when
-    change >= +MID, worsened when change <= -MID, otherwise stable. Default
+    change >= +MID, worsened when change <= -MID, otherwise stable (up to
+    :data:`~scoring.compare.MID_TOLERANCE`, so that a change of exactly the MID
+    between two prorated scores counts however floating point rounds it). Default
     MIDs are :data:`ETON_MIDS` (lower bounds of Eton et al. 2004); measures
     missing from the table are skipped. The arm comparison (the same values
     on both arms' rows) is Pearson's chi-square on the arm x category table,
@@ -291,9 +294,9 @@ def mid_responders(
             counts = np.array(
                 [
                     [
-                        int(np.sum(c >= mid)),
-                        int(np.sum((c > -mid) & (c < mid))),
-                        int(np.sum(c <= -mid)),
+                        int(np.sum(c >= mid - MID_TOLERANCE)),
+                        int(np.sum(np.abs(c) < mid - MID_TOLERANCE)),
+                        int(np.sum(c <= -(mid - MID_TOLERANCE))),
                     ]
                     for c in by_arm
                 ],

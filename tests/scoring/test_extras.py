@@ -98,6 +98,22 @@ def test_mid_boundaries_count_as_improved_and_worsened() -> None:
     assert a["test"] == "fisher" and a["p_value"] == b["p_value"]
 
 
+def test_a_change_of_exactly_the_mid_between_prorated_scores_reaches_it() -> None:
+    # 35.3 - 30.3 is 4.9999999999999964 in floating point; by hand the change is 5.0, the MID.
+    rows = [
+        ("a", "A", "baseline", 30.3),
+        ("a", "A", "month6", 35.3),
+        ("b", "A", "baseline", 35.3),
+        ("b", "A", "month6", 30.3),
+        ("c", "B", "baseline", 40.0),
+        ("c", "B", "month6", 40.0),
+    ]
+    scores = pd.DataFrame(rows, columns=["participant_id", "arm", "visit", "TOI"])
+    assert 35.3 - 30.3 < 5.0
+    a = mid_responders(scores, thresholds={"TOI": 5}).iloc[0]
+    assert (a["arm"], a["improved"], a["stable"], a["worsened"]) == ("A", 1, 0, 1)
+
+
 def test_default_mids_are_eton_lower_bounds_for_the_measures_present() -> None:
     assert dict(ETON_MIDS) == {"BCS": 2, "TOI": 5, "FACTG": 5, "FACTB": 7}
     table = mid_responders(scores_with_changes([3.0, -1.0], [2.0, -2.0]))
