@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db.models import Max
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from surveys.models import LoginAttempt
 
@@ -40,11 +42,20 @@ class Verdict:
     scope: str = ""  # "account" (this username from this address) or "address"
 
     def message(self) -> str:
+        """How long to wait, in the active language (the tablet's exit page may be in Spanish)."""
         wait = self.wait_seconds
-        when = f"{wait} seconds" if wait < 120 else f"{math.ceil(wait / 60)} minutes"
+        if wait < 120:
+            when = ngettext("%(n)d second", "%(n)d seconds", wait) % {"n": wait}
+        else:
+            minutes = math.ceil(wait / 60)
+            when = ngettext("%(n)d minute", "%(n)d minutes", minutes) % {"n": minutes}
         if self.scope == "address":
-            return f"Too many failed logins from your network: try again in {when}."
-        return f"Too many wrong passwords for this account here: try again in {when}."
+            return _("Too many failed logins from your network: try again in %(when)s.") % {
+                "when": when
+            }
+        return _("Too many wrong passwords for this account here: try again in %(when)s.") % {
+            "when": when
+        }
 
 
 def clean_username(username: object) -> str:

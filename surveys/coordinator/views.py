@@ -299,17 +299,27 @@ class ParticipantListView(CoordinatorView):
 
 
 class RandomizeView(CoordinatorView):
-    def form(self, data: Any = None) -> RandomizeForm:
+    def form(self, data: Any = None) -> RandomizeForm | None:
+        """The registration form of the (first) trial; None before any trial is set up."""
         trial = Trial.objects.order_by("pk").first()
         if trial is None:
-            raise ValidationError("No trial has been set up yet.")
+            return None
         return RandomizeForm(data, trial=trial, sites=self.sites())
 
+    def no_trial(self, request: HttpRequest) -> HttpResponse:
+        """409, not a server error: registering needs a trial that an administrator sets up."""
+        return render(request, "coordinator/randomize.html", {"form": None}, status=409)
+
     def get(self, request: HttpRequest) -> HttpResponse:
-        return render(request, "coordinator/randomize.html", {"form": self.form()})
+        form = self.form()
+        if form is None:
+            return self.no_trial(request)
+        return render(request, "coordinator/randomize.html", {"form": form})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = self.form(request.POST)
+        if form is None:
+            return self.no_trial(request)
         if not form.is_valid():
             return render(request, "coordinator/randomize.html", {"form": form}, status=400)
         data = form.cleaned_data

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from surveys.models import Assessment, AuditEvent
+from surveys.models import Assessment, AuditEvent, Participant
 from surveys.trial.sweep import sweep_assessments
 from tests.factories import randomize
 
@@ -170,6 +170,19 @@ def test_a_future_off_study_date_is_refused(logged_in_a, trial, site_a, clock):
 
 
 @pytest.mark.django_db
+def test_registering_before_any_trial_exists_explains_instead_of_failing(
+    logged_in_a, site_a, clock
+):
+    url = reverse("coordinator:randomize")
+    events = AuditEvent.objects.count()
+    page = logged_in_a.get(url)
+    assert page.status_code == 409
+    assert "No trial has been set up yet" in page.content.decode()
+    data = {"study_id": "E2108-0001", "site": site_a.pk, "arm": "A", "randomized_on": "2025-02-25"}
+    assert logged_in_a.post(url, data).status_code == 409
+    assert AuditEvent.objects.count() == events and not Participant.objects.exists()
+
+
 def test_registering_a_randomized_participant_schedules_her_visits(
     logged_in_a, trial, site_a, site_b, clock
 ):

@@ -177,3 +177,17 @@ def test_staff_sessions_expire():
 def test_weak_passwords_are_refused(weak):
     with pytest.raises(ValidationError):
         validate_password(weak)
+
+
+def test_the_throttle_speaks_the_tablets_language(trial, site_a, coordinator_a):
+    """The exit page of a Spanish tablet said "try again in 15 minutes" in English."""
+    assessment = open_assessment_for(trial, site_a, language="es")
+    kiosk = hand_over(assessment, coordinator_a)
+    tablet = tablet_client(kiosk, REMOTE_ADDR=NGINX, HTTP_X_FORWARDED_FOR=CLINIC)
+    url = reverse("tablet:exit")
+    for _ in range(settings.LOGIN_FREE_FAILURES):
+        tablet.post(url, {"method": "login", "username": "coord_a", "password": "no"})
+    refused = tablet.post(url, {"method": "login", "username": "coord_a", "password": PASSWORD})
+    assert refused.status_code == 429
+    page = refused.content.decode()
+    assert "inténtelo de nuevo en" in page and "try again in" not in page
