@@ -28,6 +28,9 @@ def setup_scratch_database(name: str) -> str:
     os.environ.setdefault("DEBUG", "false")
     os.environ.setdefault("STATIC_MANIFEST", "false")
     os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+    os.environ.setdefault("SECURE_COOKIES", "false")
+    # Benchmarks time pages as a signed-in coordinator; the second factor is the suite's to test.
+    os.environ.setdefault("OTP_REQUIRED_FOR_STAFF", "false")
     os.environ["DJANGO_SETTINGS_MODULE"] = "ecogprom.settings"
     sys.path.insert(0, str(ROOT))
     import django

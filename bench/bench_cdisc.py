@@ -29,9 +29,9 @@ def _case(name: str) -> None:
 
     setup_scratch_database(f"ecogprom_bench_cdisc_{name}")
     if name == "demo":
-        from surveys.demo import seed_demo
+        from surveys.demo.seed import seed_demo
 
-        seed_demo(now=dt.datetime(2026, 6, 15, 14, tzinfo=dt.UTC))
+        seed_demo(as_of=dt.date(2026, 6, 15))
         label = "demo trial (256 participants)"
     else:
         import bench.bench_export as filler

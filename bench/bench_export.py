@@ -192,6 +192,8 @@ def populate() -> None:
                     "arm": np.nan,
                     **{k: v.to_numpy() for k, v in counts.items()},
                     "arm_n": 0,
+                    "items_answered": answers.notna().sum(axis=1).to_numpy(),
+                    "items_total": len(codes),
                     "scoring_version": SCORING_VERSION,
                     "toi_rule": "facit",
                     "computed_at": saved.to_numpy(),

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
     for n in range(args.assessments):
         participant = participant_randomize(
             trial=trial,
-            study_id=f"LATE-{n:04d}",
+            study_id=f"E2108-{n:04d}",
             site=site,
             arm=arms[n % 2],
             randomized_on=timezone.localdate(),
