@@ -1,5 +1,5 @@
 """ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
-API tokens and login attempts."""
+API tokens and login attempts, home links and calls."""
 
 from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
@@ -12,6 +12,7 @@ from surveys.models.assessment import (
     ScoreRevision,
 )
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
+from surveys.models.home import CallAttempt, HomeAccess, HomeLink
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
 from surveys.models.presets import AnalysisPreset
@@ -30,7 +31,10 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "AuditTrailIsImmutable",
+    "CallAttempt",
     "ExportJob",
+    "HomeAccess",
+    "HomeLink",
     "InstrumentText",
     "Job",
     "JobStatus",

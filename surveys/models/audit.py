@@ -72,6 +72,12 @@ class AuditEvent(models.Model):
         API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
         API_TOKEN_USED = "api_token_used", "API token used"
         AUDIT_EXPORT = "audit_export", "Audit log exported"
+        HOME_LINK_ISSUED = "home_link_issued", "Home link issued"
+        HOME_LINKS_REVOKED = "home_links_revoked", "Home links revoked"
+        HOME_CODE_ISSUED = "home_code_issued", "Home access code issued"
+        HOME_CODE_FAILED = "home_code_failed", "Wrong home access code"
+        HOME_LOCKED = "home_locked", "Home access locked (too many wrong codes)"
+        CALL_RECORDED = "call_recorded", "Phone call recorded"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

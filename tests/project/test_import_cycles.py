@@ -155,6 +155,7 @@ ROOMS = (
     "surveys.accounts",
     "surveys.jobs",
     "surveys.tablet",
+    "surveys.home",
     "surveys.coordinator",
     "surveys.statistician",
     "surveys.api",
@@ -178,8 +179,12 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.accounts": BASE,
     "surveys.jobs": BASE | {"ecogprom"},
     "surveys.tablet": BASE | {"surveys.trial", "surveys.accounts"},
-    # The coordinator corrects answers with the tablet's answers service.
-    "surveys.coordinator": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
+    # Home links and phone mode open the tablet's kiosk sessions in another mode.
+    "surveys.home": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
+    # The coordinator corrects answers with the tablet's answers service, and
+    # issues home links and records calls with the home services.
+    "surveys.coordinator": BASE
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.home"},
     "surveys.statistician": BASE | {"surveys.trial", "surveys.accounts", "surveys.jobs"},
     "surveys.api": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.coordinator"}
@@ -191,7 +196,8 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.admin": BASE | {"surveys.trial", "surveys.accounts"},
     # The demo plays its trial through the services and saves the paper's analysis preset.
     "surveys.demo": BASE
-    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"},
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"}
+    | {"surveys.home"},
     "surveys.management": BASE
     | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician", "surveys.accounts"},
     "surveys.migrations": BASE,

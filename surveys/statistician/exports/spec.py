@@ -226,6 +226,14 @@ _INSTVER = Var(
     "Instruments and versions pinned on the assessment when it was created.",
 )
 _LANG = Var("LANG", "Language of the form", "char", "en; es", "Language the form was shown in.")
+_MODESTAF = Var(
+    "MODESTAF",
+    "Staff member, phone mode",
+    "char",
+    "username; blank",
+    "The staff member who read the items and recorded her answers by phone (MODE phone); "
+    "blank for the other modes.",
+)
 _FORMSTAT = Var(
     "FORMSTAT",
     "Status of the form",
@@ -380,7 +388,15 @@ SCORED_SPEC = DatasetSpec(
             "(completed - started) in minutes, one decimal; a partial form: to its last answer.",
         ),
         _LANG,
-        Var("MODE", "Mode of administration", "char", "tablet", "How the form was given."),
+        Var(
+            "MODE",
+            "Mode of administration",
+            "char",
+            "tablet; home; phone",
+            "How the form was given: the clinic tablet, at home by secure link, or by phone "
+            "with staff (a partial form: the mode its answers were given in).",
+        ),
+        _MODESTAF,
         Var(
             "ASSIST",
             "Assistance given",
@@ -395,7 +411,8 @@ SCORED_SPEC = DatasetSpec(
             "Who submitted the form",
             "char",
             "patient; staff; blank",
-            "patient: she submitted it on the tablet; staff: a coordinator submitted it as "
+            "patient: she submitted it (on the tablet, at home, or by phone through staff); "
+            "staff: a coordinator submitted it as "
             "answered on her behalf (reason in the audit trail); blank: partial, not submitted.",
         ),
         _FORMANS,
@@ -466,6 +483,7 @@ ITEMS_WIDE_SPEC = DatasetSpec(
             "tablet; home; phone",
             "How the form was given.",
         ),
+        _MODESTAF,
         _INSTVER,
         *(
             Var(
