@@ -16,6 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("coordinator/", include("surveys.coordinator.urls")),
+    path("coordinator/", include("surveys.outreach.urls")),
     path("tablet/", include("surveys.tablet.urls")),
     path("statistician/", include("surveys.statistician.urls")),
     path("api/", include("surveys.api.urls")),

@@ -1,5 +1,5 @@
 """ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
-API tokens and login attempts."""
+API tokens and login attempts, contact details, reminder policies and messages."""
 
 from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
@@ -14,6 +14,14 @@ from surveys.models.assessment import (
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
+from surveys.models.outreach import (
+    Channel,
+    ContactDetails,
+    Message,
+    OutboxMessage,
+    ReminderPolicy,
+    ReminderRule,
+)
 from surveys.models.presets import AnalysisPreset
 from surveys.models.trial import Arm, OdmOid, Participant, Site, Trial, Visit
 
@@ -30,15 +38,21 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "AuditTrailIsImmutable",
+    "Channel",
+    "ContactDetails",
     "ExportJob",
     "InstrumentText",
     "Job",
     "JobStatus",
     "KioskSession",
     "LoginAttempt",
+    "Message",
     "OdmOid",
+    "OutboxMessage",
     "Participant",
     "PreservedAnswer",
+    "ReminderPolicy",
+    "ReminderRule",
     "Response",
     "ResponseCorrection",
     "Score",

@@ -72,6 +72,10 @@ class AuditEvent(models.Model):
         API_TOKEN_REVOKED = "api_token_revoked", "API token revoked"
         API_TOKEN_USED = "api_token_used", "API token used"
         AUDIT_EXPORT = "audit_export", "Audit log exported"
+        CONTACT_VIEW = "contact_view", "Contact details viewed"
+        CONTACT_CHANGE = "contact_change", "Contact details changed"
+        CONTACT_ERASED = "contact_erased", "Contact details erased"
+        REMINDER = "reminder", "Reminder sent"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

@@ -1,0 +1,54 @@
+"""The contact-details form a coordinator fills in with her (and her consent)."""
+
+from __future__ import annotations
+
+from django import forms
+
+from surveys.models import Channel, ContactDetails
+from surveys.outreach.contacts import ContactInput, validate_mobile
+
+
+class ContactForm(forms.Form):
+    email = forms.EmailField(required=False, max_length=254, label="Email address")
+    mobile = forms.CharField(
+        required=False,
+        max_length=16,
+        label="Mobile number",
+        help_text="International form, e.g. +15555550123.",
+    )
+    preferred_channel = forms.ChoiceField(choices=Channel.choices, label="Preferred channel")
+    language = forms.ChoiceField(
+        choices=ContactDetails.Language.choices, label="Language of the messages"
+    )
+    quiet_start = forms.TimeField(
+        required=False,
+        label="Quiet hours from",
+        help_text="No message between these two local times (her site's time zone).",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    quiet_end = forms.TimeField(
+        required=False,
+        label="Quiet hours until",
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    consent = forms.BooleanField(
+        required=True,
+        label="She agreed to be contacted by email or text message about her questionnaires",
+    )
+
+    def clean_mobile(self) -> str:
+        value = str(self.cleaned_data.get("mobile") or "").replace(" ", "").replace("-", "")
+        validate_mobile(value)
+        return value
+
+    def as_input(self) -> ContactInput:
+        data = self.cleaned_data
+        return ContactInput(
+            email=str(data.get("email") or "").strip(),
+            mobile=str(data.get("mobile") or ""),
+            preferred_channel=str(data["preferred_channel"]),
+            language=str(data["language"]),
+            quiet_start=data.get("quiet_start"),
+            quiet_end=data.get("quiet_end"),
+            consent=bool(data.get("consent")),
+        )
