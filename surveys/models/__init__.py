@@ -1,5 +1,6 @@
 """ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
-API tokens and login attempts, contact details, reminder policies and messages."""
+API tokens and login attempts, home links and calls, contact details, reminder policies and
+messages."""
 
 from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
@@ -12,6 +13,7 @@ from surveys.models.assessment import (
     ScoreRevision,
 )
 from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor_fields
+from surveys.models.home import CallAttempt, HomeAccess, HomeLink
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
 from surveys.models.outreach import (
@@ -38,9 +40,12 @@ __all__ = [
     "Assessment",
     "AuditEvent",
     "AuditTrailIsImmutable",
+    "CallAttempt",
     "Channel",
     "ContactDetails",
     "ExportJob",
+    "HomeAccess",
+    "HomeLink",
     "InstrumentText",
     "Job",
     "JobStatus",

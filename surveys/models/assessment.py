@@ -110,6 +110,8 @@ class Assessment(models.Model):
 
     class Mode(models.TextChoices):
         TABLET = "tablet", "Clinic tablet"
+        HOME = "home", "At home, by secure link"
+        PHONE = "phone", "By phone with staff"
 
     class Assistance(models.TextChoices):
         NONE = "none", "No help: she answered on her own"
@@ -156,6 +158,14 @@ class Assessment(models.Model):
         related_name="+",
         help_text="Staff member who submitted the form as answered on her behalf; "
         "blank when she submitted it on the tablet.",
+    )
+    phone_staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Staff member who read the items and recorded her answers by phone (mode phone).",
     )
     submitted_reason = models.CharField(
         max_length=500, blank=True, help_text="Why staff submitted the form as answered."

@@ -7,8 +7,21 @@ import datetime as dt
 from django.conf import settings
 from django.db import models
 
+from surveys.models.assessment import Assessment
+
 
 class KioskSession(models.Model):
+    """One assessment being answered: on the clinic tablet, at home by link, or by phone.
+
+    The mode is the assessment's mode of administration when this session
+    submits it. A home session has no staff member (``started_by`` is empty,
+    ``home_link`` the link she opened); a phone session is started by the
+    coordinator who reads the items.
+    """
+
+    #: The modes of administration (the assessment's own choices).
+    Mode = Assessment.Mode
+
     class EndReason(models.TextChoices):
         SUBMITTED = "submitted", "Assessment submitted"
         COORDINATOR = "coordinator", "Ended by the coordinator"
@@ -22,7 +35,20 @@ class KioskSession(models.Model):
         "surveys.Assessment", on_delete=models.PROTECT, related_name="kiosk_sessions"
     )
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The coordinator who handed it over (tablet) or reads the items (phone).",
+    )
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.TABLET)
+    home_link = models.ForeignKey(
+        "surveys.HomeLink",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="kiosk_sessions",
     )
     started_at = models.DateTimeField()
     last_activity_at = models.DateTimeField()

@@ -92,6 +92,11 @@ class Trial(models.Model):
         default="FACT-B@4+E2108-LR@draft-1",
         help_text="Pinned on each assessment when it is created.",
     )
+    needs_call_days = models.PositiveSmallIntegerField(
+        default=7,
+        help_text='The coordinators\' "needs a call" list: open forms whose window closes '
+        "within this many days, or started and with no answer for this many days.",
+    )
     history = HistoricalRecords()
 
     class Meta:

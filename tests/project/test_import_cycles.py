@@ -155,6 +155,7 @@ ROOMS = (
     "surveys.accounts",
     "surveys.jobs",
     "surveys.tablet",
+    "surveys.home",
     "surveys.coordinator",
     "surveys.statistician",
     "surveys.outreach",
@@ -179,12 +180,16 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.accounts": BASE,
     "surveys.jobs": BASE | {"ecogprom"},
     "surveys.tablet": BASE | {"surveys.trial", "surveys.accounts"},
+    # Home links and phone mode open the tablet's kiosk sessions in another mode.
+    "surveys.home": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
     # Contact details, reminders, delivery: the home link of the form comes from surveys.home.
     "surveys.outreach": BASE | {"surveys.trial", "surveys.accounts", "surveys.home"},
-    # The coordinator corrects answers with the tablet's answers service; her page shows
-    # the contact summary and the reminders sent (outreach).
+    # The coordinator corrects answers with the tablet's answers service, issues home links
+    # and records calls with the home services; her page shows the contact summary and the
+    # reminders sent (outreach).
     "surveys.coordinator": BASE
-    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.outreach"},
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.home"}
+    | {"surveys.outreach"},
     "surveys.statistician": BASE | {"surveys.trial", "surveys.accounts", "surveys.jobs"},
     "surveys.api": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.coordinator"}
@@ -197,7 +202,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     # The demo plays its trial through the services and saves the paper's analysis preset.
     "surveys.demo": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"}
-    | {"surveys.outreach"},
+    | {"surveys.home", "surveys.outreach"},
     "surveys.management": BASE
     | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician", "surveys.accounts"},
     "surveys.migrations": BASE,
