@@ -102,12 +102,14 @@ def decide(
     tz: dt.tzinfo,
     now: dt.datetime,
     off_study: bool,
+    has_access_code: bool = True,
 ) -> Decision:
     """Every condition of one reminder at *now*: the one place the rules are written.
 
     Sent only if the policy and the rule are on, the form is still of the kind the
     rule is for (open, or not yet submitted) and its window still open, she is on
-    study, she consented and has an address for a channel of the rule, the due
+    study, she consented and has an address for a channel of the rule, she holds an
+    access code that is not locked (else the link in the message would not open), the due
     time (moved past her quiet hours) has come and is not older than the policy's
     ``stale_after_hours``, and *now* is not in her quiet hours.
     """
@@ -119,6 +121,8 @@ def decide(
         return Decision(False, "no consent to be contacted")
     if not any(contact.address(c) for c in rule.allowed()):
         return Decision(False, "no address for the rule's channels")
+    if not has_access_code:
+        return Decision(False, "no usable access code: her link would not open")
     if assessment.status not in STATUSES_FOR[rule.kind]:
         return Decision(False, f"form is {assessment.status}")
     if now >= assessment.closes_at:

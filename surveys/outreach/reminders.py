@@ -31,7 +31,9 @@ from surveys.models import (
     AuditEvent,
     Channel,
     ContactDetails,
+    HomeAccess,
     Message,
+    Participant,
     ReminderPolicy,
     ReminderRule,
     Trial,
@@ -73,7 +75,11 @@ class Due:
 
 
 def candidates() -> Any:
-    """Forms that could have a reminder due: open windows of consenting, on-study women."""
+    """Forms that could have a reminder due: open windows of consenting, on-study women.
+
+    (Whether she holds a usable access code is asked of each row by ``decide``, so
+    that the job's result counts the women it could not remind for want of one.)
+    """
     return (
         Assessment.objects.filter(
             status__in=Assessment.ACTIVE,
@@ -82,9 +88,17 @@ def candidates() -> Any:
             participant__contact__erased_at__isnull=True,
             participant__trial__reminder_policy__enabled=True,
         )
-        .select_related("participant__site", "participant__contact")
+        .select_related("participant__site", "participant__contact", "participant__home_access")
         .order_by("pk")
     )
+
+
+def _has_access_code(participant: Participant) -> bool:
+    try:
+        access = participant.home_access
+    except HomeAccess.DoesNotExist:
+        return False
+    return not access.is_locked
 
 
 def _due_in(
@@ -113,6 +127,7 @@ def _due_in(
                 tz=tz,
                 now=now,
                 off_study=participant.off_study_on is not None,
+                has_access_code=_has_access_code(participant),
             )
             reasons[decision.why] += 1
             channel = channel_for(rule, contact) if decision.send else None

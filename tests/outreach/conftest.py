@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from surveys.home.links import issue_access_code
 from surveys.models import Assessment, Participant
 from surveys.outreach.contacts import ContactInput, contact_save
 from surveys.trial.sweep import sweep_assessments
@@ -17,6 +18,7 @@ RANDOMIZED = dt.date(2027, 3, 1)
 ENROLLED_AT = dt.datetime(2027, 3, 1, 18, 0, tzinfo=dt.UTC)
 #: "7 days before it closes" is 2027-03-09 at 10:00 CST = 16:00 UTC; "2 days before" is
 #: 2027-03-14 at 10:00 CDT = 15:00 UTC.
+ACCESS_CODE = "246810"
 SEVEN_BEFORE = dt.datetime(2027, 3, 9, 16, 5, tzinfo=dt.UTC)
 TWO_BEFORE = dt.datetime(2027, 3, 14, 15, 5, tzinfo=dt.UTC)
 
@@ -60,6 +62,7 @@ def register(participant, actor, **kwargs) -> None:
     }
     values.update(kwargs)
     contact_save(participant=participant, data=ContactInput(**values), actor=actor, now=ENROLLED_AT)
+    issue_access_code(participant, actor=actor, now=ENROLLED_AT, code=ACCESS_CODE)
 
 
 @pytest.fixture
