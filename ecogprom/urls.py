@@ -18,6 +18,8 @@ urlpatterns = [
     path("coordinator/", include("surveys.coordinator.urls")),
     path("coordinator/", include("surveys.outreach.urls")),
     path("tablet/", include("surveys.tablet.urls")),
+    # /r/<token> (her home link) and the coordinator's home, phone and call actions.
+    path("", include("surveys.home.urls")),
     path("statistician/", include("surveys.statistician.urls")),
     path("api/", include("surveys.api.urls")),
     # /api/schema/ and /api/docs/ (Swagger UI, self-hosted, off unless API_DOCS_ENABLED).

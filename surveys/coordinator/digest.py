@@ -11,13 +11,15 @@ from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
 from surveys.accounts.roles import COORDINATOR
+from surveys.home.calls import contact_attempts_subquery, needs_call_q
 from surveys.models import Assessment
 
 DIGEST_DAYS = 7
 
 
 def digest_for(user: User, *, now: dt.datetime) -> dict[str, list[Assessment]]:
-    """Assessments at *user*'s sites opening or closing within the next week."""
+    """Assessments at *user*'s sites opening or closing within the next week, missed
+    without a reason, and open forms that need a call (``surveys.home.calls``)."""
     mine = Assessment.objects.filter(participant__site__coordinators=user).select_related(
         "participant__site", "visit"
     )
@@ -25,6 +27,11 @@ def digest_for(user: User, *, now: dt.datetime) -> dict[str, list[Assessment]]:
         "opening": list(mine.opening_within(now, DIGEST_DAYS).order_by("opens_at")),
         "closing": list(mine.closing_within(now, DIGEST_DAYS).order_by("closes_at")),
         "missed": list(mine.missing_reason().order_by("closes_at")),
+        "needs_call": list(
+            mine.filter(needs_call_q(now))
+            .annotate(contact_attempts=contact_attempts_subquery())
+            .order_by("closes_at")
+        ),
     }
 
 
@@ -46,7 +53,8 @@ def send_coordinator_digests(*, now: dt.datetime) -> dict[str, int]:
             subject=(
                 f"ecogprom: {len(digest['opening'])} opening, "
                 f"{len(digest['closing'])} closing, "
-                f"{len(digest['missed'])} missed without a reason"
+                f"{len(digest['missed'])} missed without a reason, "
+                f"{len(digest['needs_call'])} to call"
             ),
             message=body,
             from_email=settings.DEFAULT_FROM_EMAIL,

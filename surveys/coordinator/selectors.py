@@ -18,6 +18,12 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from surveys import instrumentation
+from surveys.home.calls import (
+    call_outcome_label,
+    contact_attempts_subquery,
+    last_call_subquery,
+    needs_call_q,
+)
 from surveys.models import AnswerTap, Assessment, Participant, Response, Site
 from surveys.models.assessment import (
     OVERDUE_DAYS,
@@ -56,6 +62,14 @@ WORKLIST_TABS: tuple[Tab, ...] = (
         "Overdue",
         overdue_q,
         help=f"Open, in the last {OVERDUE_DAYS} days of the window.",
+    ),
+    Tab(
+        "needs_call",
+        "Needs a call",
+        needs_call_q,
+        help="Open forms at risk: the window closes soon, not started since it opened, or "
+        'started with no answer for days (the trial\'s "needs a call" days, 7 by default). '
+        "A refusal, or a call-back set for a later day, takes a form off the list.",
     ),
     Tab(
         "missed",
@@ -184,7 +198,11 @@ def worklist(
         qs = qs.filter(participant__study_id__icontains=filters.q.strip())
     if filters.bucket and (rule := bucket_q(filters.bucket, now)) is not None:
         qs = qs.filter(rule)
-    qs = qs.annotate(answered=Coalesce(answered_subquery(), 0))
+    qs = qs.annotate(
+        answered=Coalesce(answered_subquery(), 0),
+        contact_attempts=contact_attempts_subquery(),
+        last_call=last_call_subquery(),
+    )
     return qs.order_by(*SORTS[filters.order])
 
 
@@ -215,6 +233,10 @@ class WorklistRow:
     overdue: bool
     answered: int
     items: int
+    #: contacts so far: the calls recorded (reminder messages will add theirs)
+    contact_attempts: int = 0
+    #: the outcome of the latest call, as a label ("" when none)
+    last_call: str = ""
 
     @property
     def answerable(self) -> bool:
@@ -233,6 +255,8 @@ def worklist_rows(assessments: list[Assessment], now: dt.datetime) -> list[Workl
                 overdue=a.is_overdue(now),
                 answered=getattr(a, "answered", 0) or 0,
                 items=len(instrumentation.items(a.instrument_version)),
+                contact_attempts=getattr(a, "contact_attempts", 0) or 0,
+                last_call=call_outcome_label(getattr(a, "last_call", "") or ""),
             )
         )
     return rows

@@ -43,6 +43,8 @@ from surveys.coordinator.forms import (
     ReasonForm,
 )
 from surveys.coordinator.grid import GRID_STATUS_FILTERS, GridFilters, status_grid
+from surveys.home.calls import contact_attempts_subquery
+from surveys.home.selectors import home_access_of, live_links_subquery
 from surveys.models import (
     Arm,
     Assessment,
@@ -346,10 +348,14 @@ class ParticipantDetailView(CoordinatorView):
         now = timezone.now()
         assessments = list(
             participant.assessments.select_related(
-                "visit", "score", "missed_reason_by", "submitted_by"
+                "visit", "score", "missed_reason_by", "submitted_by", "phone_staff"
             )
             .prefetch_related(Prefetch("kiosk_sessions"))
-            .annotate(answered=selectors.answered_subquery())
+            .annotate(
+                answered=selectors.answered_subquery(),
+                live_links=live_links_subquery(),
+                contact_attempts=contact_attempts_subquery(),
+            )
             .order_by("visit__number")
         )
         tz = participant.site.tzinfo
@@ -374,6 +380,7 @@ class ParticipantDetailView(CoordinatorView):
                 "assessments": assessments,
                 "events": events,
                 "preserved_answers": selectors.preserved_answers(participant),
+                "home_access": home_access_of(participant),
                 "contact": contact_summary(participant),
                 "reminders": list(messages_of(participant).order_by("-created_at", "-id")),
                 "now": now,

@@ -280,6 +280,14 @@ def response_save(
     )
 
 
+#: The reason of the status change on submission, per mode (``surveys.trial.audit`` words it).
+SUBMITTED_REASONS: dict[str, str] = {
+    Assessment.Mode.TABLET: "submitted",
+    Assessment.Mode.HOME: "submitted at home",
+    Assessment.Mode.PHONE: "submitted by phone",
+}
+
+
 @transaction.atomic
 def assessment_submit(
     *,
@@ -288,8 +296,13 @@ def assessment_submit(
     page_seconds: dict[str, float] | None = None,
     assistance: str = "",
     actor: Actor = "kiosk",
+    mode: str = Assessment.Mode.TABLET,
+    phone_staff: User | None = None,
 ) -> tuple[Assessment, bool]:
     """Complete and score the assessment. Returns (assessment, completed_now).
+
+    *mode* is how it was answered (tablet, home, phone); for the phone, the
+    staff member who recorded her answers is *phone_staff*.
 
     A second submission of a completed assessment is not an error: it
     returns ``completed_now=False`` and changes nothing.
@@ -306,14 +319,19 @@ def assessment_submit(
         raise AnswerRejected("answer at least one question before submitting", code="empty")
     if assistance and assistance not in Assessment.Assistance.values:
         raise AnswerRejected(f"unknown assistance level {assistance!r}", code="assistance")
+    if mode not in Assessment.Mode.values:
+        raise AnswerRejected(f"unknown mode {mode!r}", code="mode")
+    if (mode == Assessment.Mode.PHONE) != (phone_staff is not None):
+        raise AnswerRejected("the staff member is recorded for the phone mode only", code="staff")
     assessment_transition(
         assessment=assessment,
         to_status=S.COMPLETED,
         at=now,
         actor=actor,
-        reason="submitted",
+        reason=SUBMITTED_REASONS[mode],
         completed_at=now,
-        mode=Assessment.Mode.TABLET,
+        mode=mode,
+        phone_staff=phone_staff,
         page_seconds={k: round(float(v), 1) for k, v in (page_seconds or {}).items()},
         assistance=assistance or assessment.assistance or Assessment.Assistance.NONE,
     )

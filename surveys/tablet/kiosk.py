@@ -33,7 +33,15 @@ from django.db import transaction
 from django.db.models import Min
 
 from surveys.accounts.roles import is_coordinator, visible_sites
-from surveys.models import Actor, AnswerTap, Assessment, AuditEvent, KioskSession, actor_fields
+from surveys.models import (
+    Actor,
+    AnswerTap,
+    Assessment,
+    AuditEvent,
+    HomeLink,
+    KioskSession,
+    actor_fields,
+)
 from surveys.tablet.answers import (
     AnswerRejected,
     SaveResult,
@@ -96,21 +104,38 @@ def _audit_end(session: KioskSession, *, now: dt.datetime, actor: Actor, reason:
 def kiosk_start(
     *,
     assessment_id: int,
-    started_by: User,
-    pin: str,
+    started_by: User | None,
+    pin: str | None,
     assistance: str,
     language: str | None = None,
     now: dt.datetime,
+    mode: str = Assessment.Mode.TABLET,
+    home_link: HomeLink | None = None,
 ) -> KioskSession:
     """Hand the assessment over: end any live session for it and start a new one.
 
+    *mode* is how she answers: on the clinic tablet (a coordinator's
+    hand-off with a PIN), at home (*home_link* opened with her access code,
+    which is the session's PIN; no staff member) or by phone (the
+    coordinator *started_by* reads the items on her own screen; no PIN).
     The coordinator's level of assistance is recorded on the assessment. The
     language changes only while no answer has been saved (it is pinned once
     she has started). Raises AnswerRejected when the assessment takes no answers.
     """
-    validate_pin(pin)
+    if mode not in Assessment.Mode.values:
+        raise AnswerRejected(f"unknown mode {mode!r}", code="mode")
+    if mode == Assessment.Mode.PHONE:
+        if started_by is None:
+            raise AnswerRejected("a phone session needs the staff member", code="staff")
+        pin_hash = make_password(None)  # nothing unlocks it: a phone session never locks
+    else:
+        validate_pin(pin or "")
+        pin_hash = make_password(pin)
+    if mode == Assessment.Mode.TABLET and started_by is None:
+        raise AnswerRejected("a tablet hand-off needs the coordinator", code="staff")
     if assistance not in Assessment.Assistance.values:
         raise AnswerRejected(f"unknown assistance level {assistance!r}", code="assistance")
+    actor: Actor = started_by if started_by is not None else "home"
     assessment = Assessment.objects.select_for_update().get(pk=assessment_id)
     if not assessment.is_answerable(now):
         raise AnswerRejected(
@@ -122,7 +147,7 @@ def kiosk_start(
     ):
         old.ended_at, old.end_reason = now, End.REPLACED
         old.save(update_fields=["ended_at", "end_reason"])
-        _audit_end(old, now=now, actor=started_by, reason="replaced by a new tablet hand-off")
+        _audit_end(old, now=now, actor=actor, reason=f"replaced by a new {_MODE_WORDS[mode]}")
     changes: dict[str, Any] = {"assistance": assistance}
     known_languages = {code for code, _ in settings.LANGUAGES}
     if language and language != assessment.language:
@@ -139,21 +164,35 @@ def kiosk_start(
         started_by=started_by,
         started_at=now,
         last_activity_at=now,
-        pin_hash=make_password(pin),
+        pin_hash=pin_hash,
+        mode=mode,
+        home_link=home_link,
     )
+    details: dict[str, Any] = {
+        "kiosk_session": session.pk,
+        "assistance": assessment.assistance,
+        "language": assessment.language,
+        "mode": mode,
+    }
+    if home_link is not None:
+        details["home_link"] = home_link.pk
     AuditEvent.objects.create(
         at=now,
         action=AuditEvent.Action.KIOSK_START,
         participant_id=assessment.participant_id,
         assessment=assessment,
-        details={
-            "kiosk_session": session.pk,
-            "assistance": assessment.assistance,
-            "language": assessment.language,
-        },
-        **actor_fields(started_by),
+        details=details,
+        **actor_fields(actor),
     )
     return session
+
+
+#: A new session of each mode, in words (the reason an earlier session ended).
+_MODE_WORDS: dict[str, str] = {
+    Assessment.Mode.TABLET: "tablet hand-off",
+    Assessment.Mode.HOME: "session at home",
+    Assessment.Mode.PHONE: "session by phone",
+}
 
 
 def _session_for(token: str, assessment_id: int) -> KioskSession:
@@ -306,9 +345,27 @@ def kiosk_answer(
     )
     if not result.replay:
         _audit_tap(session, result, now=now)
+        _note_mode(assessment, session, result)
     if session.is_live:
         kiosk_touch(session, now=now)
     return result
+
+
+def _note_mode(assessment: Assessment, session: KioskSession, result: SaveResult) -> None:
+    """Keep on the form the mode (and phone staff) of the session that last stored an answer.
+
+    Submission records it for good; a form that closes before it is
+    submitted (partial) keeps the mode its answers were given in, so that
+    received forms count by mode.
+    """
+    stored = result.tap.outcome in (AnswerTap.Outcome.CREATED, AnswerTap.Outcome.CHANGED)
+    if not stored or assessment.status not in Assessment.ACTIVE:
+        return
+    staff = session.started_by_id if session.mode == Assessment.Mode.PHONE else None
+    if assessment.mode == session.mode and assessment.phone_staff_id == staff:
+        return
+    Assessment.objects.filter(pk=assessment.pk).update(mode=session.mode, phone_staff_id=staff)
+    assessment.mode, assessment.phone_staff_id = session.mode, staff
 
 
 @transaction.atomic
@@ -328,21 +385,41 @@ def kiosk_submit(*, token: str, now: dt.datetime) -> tuple[Assessment, bool]:
             return assessment, False
         raise KioskDenied("this tablet session has ended", code="kiosk_ended")
     page_seconds = dict(assessment.page_seconds or {})
+    phone = session.mode == Assessment.Mode.PHONE
+    actor = session_actor(session)
     assessment, completed_now = assessment_submit(
         assessment_id=assessment.pk,
         now=now,
         page_seconds=page_seconds,
         assistance=assessment.assistance,
+        mode=session.mode,
+        phone_staff=session.started_by if phone else None,
+        actor=actor,
     )
     session.ended_at, session.end_reason, session.last_activity_at = now, End.SUBMITTED, now
     session.save(update_fields=["ended_at", "end_reason", "last_activity_at"])
     session.assessment = assessment
-    _audit_end(session, now=now, actor="kiosk", reason="assessment submitted")
+    _audit_end(session, now=now, actor=actor, reason="assessment submitted")
     return assessment, completed_now
+
+
+def session_actor(session: KioskSession) -> Actor:
+    """Who acts through a session: "kiosk" (the tablet), "home", or the phone's staff member."""
+    if session.mode == Assessment.Mode.PHONE and session.started_by is not None:
+        return session.started_by
+    return "home" if session.mode == Assessment.Mode.HOME else "kiosk"
+
+
+def locks_when_idle(session: KioskSession) -> bool:
+    """Only the clinic tablet locks when idle: a home session is on her own device, a
+    phone session on the signed-in coordinator's screen (which signs out after inactivity)."""
+    return session.mode == Assessment.Mode.TABLET
 
 
 def kiosk_lock_if_idle(session: KioskSession, *, now: dt.datetime) -> bool:
     """Lock a live session that has been idle too long; True when it is (now) locked."""
+    if not locks_when_idle(session):
+        return False
     if session.is_live and not session.locked and session.is_idle(now):
         kiosk_lock(session)
     return session.locked

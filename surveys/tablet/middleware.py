@@ -1,8 +1,11 @@
 """Kiosk confinement: a tablet handed to a patient reaches her form and nothing else.
 
-When a coordinator starts a hand-off, the browser session carries the kiosk
-token and the staff login is dropped from that session; every request outside
-the tablet's own URLs (and static files) is sent back to the form. Tablet
+When a coordinator starts a hand-off (or she opens her home link with her
+access code), the browser session carries the kiosk token and no staff login;
+every request outside the tablet's own URLs, her links and static files is
+sent back to her one form. A phone session is the exception: it runs on the
+coordinator's own signed-in screen, which keeps its other pages (the tablet
+views check that she is a coordinator of the participant's site). Tablet
 pages are never stored by the browser (``Cache-Control: no-store``), so the
 back button after the tablet was taken back shows no one's answers, and a
 page reached with the back button is fetched again with the saved answers.
@@ -19,8 +22,20 @@ from django.shortcuts import redirect
 from django.utils.cache import patch_cache_control
 
 SESSION_KEY = "kiosk_token"
+#: The session's mode (tablet, home, phone); a phone session runs on a coordinator's own
+#: signed-in screen and is not confined.
+MODE_KEY = "kiosk_mode"
 TABLET_PREFIX = "/tablet/"
-ALLOWED_PREFIXES = (TABLET_PREFIX, "/static/", "/healthz", "/i18n/", "/favicon.ico")
+#: Home links (``/r/<token>``): opening another of her links decides for itself.
+LINK_PREFIX = "/r/"
+ALLOWED_PREFIXES = (
+    TABLET_PREFIX,
+    LINK_PREFIX,
+    "/static/",
+    "/healthz",
+    "/i18n/",
+    "/favicon.ico",
+)
 UNCACHED_EXEMPT = ("/static/", "/healthz", "/favicon.ico")
 
 
@@ -30,13 +45,14 @@ class KioskConfinementMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         in_kiosk = bool(request.session.get(SESSION_KEY))
-        if in_kiosk and not request.path.startswith(ALLOWED_PREFIXES):
+        confined = in_kiosk and request.session.get(MODE_KEY) != "phone"
+        if confined and not request.path.startswith(ALLOWED_PREFIXES):
             response: HttpResponse = redirect("tablet:form")
         else:
             response = self.get_response(request)
-        if (in_kiosk or request.path.startswith(TABLET_PREFIX)) and not request.path.startswith(
-            UNCACHED_EXEMPT
-        ):
+        if (
+            in_kiosk or request.path.startswith((TABLET_PREFIX, LINK_PREFIX))
+        ) and not request.path.startswith(UNCACHED_EXEMPT):
             patch_cache_control(response, no_store=True, no_cache=True, must_revalidate=True)
             response.headers.setdefault("X-Robots-Tag", "noindex")
         if not in_kiosk and request.path.startswith(TABLET_PREFIX):

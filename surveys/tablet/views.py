@@ -53,11 +53,12 @@ from surveys.tablet.kiosk import (
     kiosk_submit,
     kiosk_touch,
     kiosk_unlock,
+    locks_when_idle,
     may_release,
     pin_matches,
     tap_time_from_client,
 )
-from surveys.tablet.middleware import SESSION_KEY, TABLET_PREFIX
+from surveys.tablet.middleware import MODE_KEY, SESSION_KEY, TABLET_PREFIX
 
 SESSION_PAGE = "kiosk_page"
 SESSION_PIN_FAILURES = "kiosk_pin_failures"
@@ -128,8 +129,28 @@ class HandOffView(CoordinatorRequiredMixin, View):
             return self.page(request, assessment, form, status=409)
         # This browser becomes the patient's tablet: the staff login leaves it.
         logout(request)
-        request.session[SESSION_KEY] = session.token
+        open_in_browser(request, session)
         return redirect("tablet:form")
+
+
+def open_in_browser(request: HttpRequest, session: KioskSession) -> None:
+    """This browser now answers *session*'s form (its mode decides the confinement)."""
+    request.session[SESSION_KEY] = session.token
+    request.session[MODE_KEY] = session.mode
+    request.session.pop(SESSION_PAGE, None)
+
+
+def close_in_browser(request: HttpRequest) -> None:
+    """This (coordinator's) browser no longer answers a form; her login stays."""
+    for key in (SESSION_KEY, MODE_KEY, SESSION_PAGE):
+        request.session.pop(key, None)
+
+
+def staff_may_use(request: HttpRequest, kiosk: KioskSession) -> bool:
+    """A phone session is used only by a coordinator of her site, signed in; others need none."""
+    if kiosk.mode != Assessment.Mode.PHONE:
+        return True
+    return may_release(request.user, kiosk)
 
 
 # --------------------------------------------------------------------------- patient pages
@@ -184,7 +205,7 @@ class KioskView(View):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         kiosk = kiosk_get(_token(request))
-        if kiosk is None:
+        if kiosk is None or not staff_may_use(request, kiosk):
             missing = _message(request, "missing", status=403)
             missing.headers["X-Kiosk-State"] = "none"
             return missing
@@ -423,7 +444,10 @@ class DoneView(KioskView):
         )
         if not submitted:
             return redirect("tablet:form")
-        return render(request, "tablet/done.html", {"kiosk": self.kiosk})
+        page = render(request, "tablet/done.html", {"kiosk": self.kiosk})
+        if self.kiosk.mode == Assessment.Mode.PHONE:
+            close_in_browser(request)  # the coordinator's screen is hers again
+        return page
 
 
 class LockView(KioskView):
@@ -432,6 +456,8 @@ class LockView(KioskView):
     allow_locked = True
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
+        if not locks_when_idle(self.kiosk):
+            return redirect("tablet:form")
         self.stop_page_clock(request)
         kiosk_lock(self.kiosk)
         return redirect("tablet:locked")
@@ -516,6 +542,21 @@ class ExitView(KioskView):
 
     def post(self, request: HttpRequest) -> HttpResponseBase:
         participant_url = reverse("coordinator:participant", args=[self.assessment.participant_id])
+        if self.kiosk.mode == Assessment.Mode.HOME:
+            return self.render_exit(request, status=405)  # nothing to take back at home
+        if self.kiosk.mode == Assessment.Mode.PHONE:
+            # dispatch() checked she is a coordinator of the participant's site
+            if self.kiosk.is_live:
+                if not self.kiosk.locked:
+                    self.stop_page_clock(request)
+                kiosk_end(
+                    self.kiosk,
+                    now=self.now,
+                    actor=request.user,
+                    reason="phone session stopped by the coordinator",
+                )
+            close_in_browser(request)
+            return redirect(participant_url)
         if request.POST.get("method") == "login":
             login_form = LoginForm(request, data=request.POST)
             if not login_form.is_valid():
@@ -598,6 +639,10 @@ class AnswerView(View):
         token = _token(request)
         if not token:
             return _json_error("no questionnaire is open on this tablet", "kiosk_missing", 403)
+        if request.session.get(MODE_KEY) == Assessment.Mode.PHONE:
+            kiosk = kiosk_get(token)
+            if kiosk is None or not staff_may_use(request, kiosk):
+                return _json_error("sign in as a coordinator of her site", "kiosk_missing", 403)
         if request.content_type != "application/json":
             return _json_error("send the answer as JSON (application/json)", "malformed", 400)
         try:

@@ -65,7 +65,8 @@ def assessment_submit_as_answered(
         reason=f"submitted as answered by staff: {reason}",
         details={"submitted_as_answered": True, "answered": answered, "items": items},
         completed_at=now,
-        mode=Assessment.Mode.TABLET,  # the only way her answers are collected today
+        # the mode her answers were given in (recorded by the sessions), the tablet if none
+        mode=assessment.mode or Assessment.Mode.TABLET,
         assistance=assessment.assistance or Assessment.Assistance.NONE,
         submitted_by=actor,
         submitted_reason=reason,

@@ -18,7 +18,14 @@ from typing import Any
 from django.db import models
 
 from scoring.instruments import ITEMS, RESPONSE_SCALE
-from surveys.models import Assessment, AuditEvent, KioskSession, Participant, ResponseCorrection
+from surveys.models import (
+    Assessment,
+    AuditEvent,
+    CallAttempt,
+    KioskSession,
+    Participant,
+    ResponseCorrection,
+)
 
 A = AuditEvent.Action
 
@@ -30,6 +37,8 @@ _SYSTEM_REASONS = {
     "window closed": "The window closed",
     "first answer saved": "Her first answer was saved",
     "submitted": "Submitted on the tablet",
+    "submitted at home": "Submitted at home (secure link)",
+    "submitted by phone": "Submitted by phone (answers recorded by staff)",
 }
 
 
@@ -161,7 +170,10 @@ def describe(event: AuditEvent) -> EventText:
     elif event.action == A.KIOSK_START:
         assistance = label_of(Assessment.Assistance, details.get("assistance") or "")
         language = _LANGUAGES.get(details.get("language") or "", "")
-        change = "Tablet handed over"
+        change = {
+            "home": "Opened at home (secure link and access code)",
+            "phone": "Phone session started (staff records her answers)",
+        }.get(details.get("mode") or "", "Tablet handed over")
         detail = _join(
             f"assistance: {assistance}" if assistance else "",
             f"language: {language}" if language else "",
@@ -171,6 +183,15 @@ def describe(event: AuditEvent) -> EventText:
         detail = event.reason
     elif event.action == A.SCORED:
         change, detail = _scored(event, details)
+    elif event.action == A.HOME_CODE_FAILED:
+        change = f"Wrong access code ({details.get('failed_attempts', '?')} in a row)"
+    elif event.action == A.HOME_LINKS_REVOKED:
+        n = len(details.get("home_links") or [])
+        change = f"{n} link{'s' if n != 1 else ''} revoked"
+    elif event.action == A.CALL_RECORDED:
+        change = label_of(CallAttempt.Outcome, str(details.get("outcome") or ""))
+        call_back = details.get("call_back_on")
+        detail = _join(f"call back on {call_back}" if call_back else "", event.reason)
     elif event.action == A.AUDIT_EXPORT:
         change = f"{details.get('rows', '?')} events exported"
         detail = _filters(details.get("filters") or {})

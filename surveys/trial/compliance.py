@@ -86,8 +86,19 @@ STATES: dict[str, QBuilder] = {
     "not_yet_due": lambda now: Q(status=S.SCHEDULED, opens_at__gt=now),
     "still_open": lambda now: answerable_q(now) | due_q(S.OPEN, now),
 }
+
+
+def _received_by(mode: str) -> QBuilder:
+    """Received forms answered in *mode* (a partial form keeps the mode its answers were
+    given in; one with no recorded mode counts as the clinic tablet, the only mode before)."""
+    modes = [mode, ""] if mode == Assessment.Mode.TABLET else [mode]
+    return lambda now: (STATES["completed"](now) | STATES["partial"](now)) & Q(mode__in=modes)
+
+
+#: The modes of administration, in column order.
+MODES: tuple[str, ...] = tuple(Assessment.Mode.values)
 #: Further counts shown beside the states (sub-counts of one, such as received by mode).
-EXTRA_COUNTS: dict[str, QBuilder] = {}
+EXTRA_COUNTS: dict[str, QBuilder] = {f"received_{mode}": _received_by(mode) for mode in MODES}
 #: Sums of states.
 SUMS: dict[str, tuple[str, ...]] = {
     "received": ("completed", "partial"),
@@ -155,6 +166,9 @@ COLUMNS: tuple[Column, ...] = (
         "Received",
         help="Started, window closed before it was submitted (answers kept)",
     ),
+    Column("received_tablet", "Tablet", "Received, by mode", help="Answered on the clinic tablet"),
+    Column("received_home", "Home", "Received, by mode", help="Answered at home by secure link"),
+    Column("received_phone", "Phone", "Received, by mode", help="Answered by phone with staff"),
     *(
         Column(f"missed_{key}", MISSED_LABELS[key], "Missed, by reason")
         for key in MISSED_REASON_KEYS

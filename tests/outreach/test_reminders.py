@@ -263,3 +263,20 @@ def test_two_beats_at_once_send_one_message_per_reminder(trial, chicago, coordin
     assert sorted(rcpt[0] for _, rcpt in smtp.envelopes) == sorted(
         f"{p.study_id.lower()}@example.org" for p in people
     )
+
+
+@pytest.mark.django_db
+def test_reminders_sent_count_as_contact_attempts_on_the_needs_a_call_rows(maria, smtp):
+    from surveys.home.calls import contact_attempts_subquery
+
+    def attempts() -> int:
+        return (
+            Assessment.objects.filter(pk=baseline(maria).pk)
+            .annotate(n=contact_attempts_subquery())
+            .get()
+            .n
+        )
+
+    assert attempts() == 0
+    send_due_reminders(now=SEVEN_BEFORE)
+    assert attempts() == 1

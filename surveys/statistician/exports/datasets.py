@@ -170,6 +170,7 @@ def _scored_columns(raw: pd.DataFrame, scope: set[str], include_dates: bool) -> 
         "DURMIN": ((raw["completed_at"] - raw["started_at"]).dt.total_seconds() / 60).round(1),
         "LANG": raw["lang"],
         "MODE": raw["mode"],
+        "MODESTAF": raw["mode_staff"].fillna("").astype(object),
         "ASSIST": raw["assist"],
         "INSTVER": raw["instver"],
         "FORMSTAT": raw["formstat"],
@@ -331,6 +332,7 @@ def items_wide(filters: ExportFilters) -> pd.DataFrame:
         "VISIT": forms["visit"],
         "LANG": forms["lang"],
         "MODE": forms["mode"],
+        "MODESTAF": forms["mode_staff"].fillna("").astype(object),
         "INSTVER": forms["instver"],
         **{code: values[code].astype("float64") for code in present},
     }

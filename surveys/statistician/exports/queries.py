@@ -157,6 +157,12 @@ _ASSESSMENT_COLUMNS_AFTER: tuple[tuple[str, str, Kind], ...] = (
     ("a.submitted_by_id IS NOT NULL", "staff_submitted", "bool"),
     ("a.language", "lang", "str"),
     ("a.mode", "mode", "str"),
+    # who recorded her answers in the phone mode (blank otherwise)
+    (
+        "COALESCE((SELECT u.username FROM {user} u WHERE u.id = a.phone_staff_id), '')",
+        "mode_staff",
+        "str",
+    ),
     ("a.assistance", "assist", "str"),
     ("a.instrument_version", "instver", "str"),
 )
@@ -173,7 +179,8 @@ def _joins() -> str:
 
 
 def _select(columns: Sequence[tuple[str, str, Kind]]) -> str:
-    return ", ".join(f"{expr} AS {name}" for expr, name, _ in columns)
+    user = _t(get_user_model())
+    return ", ".join(f"{expr.replace('{user}', user)} AS {name}" for expr, name, _ in columns)
 
 
 def scored_query(filters: ExportFilters, *, visits: bool = True) -> Query:

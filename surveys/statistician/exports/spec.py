@@ -380,7 +380,22 @@ SCORED_SPEC = DatasetSpec(
             "(completed - started) in minutes, one decimal; a partial form: to its last answer.",
         ),
         _LANG,
-        Var("MODE", "Mode of administration", "char", "tablet", "How the form was given."),
+        Var(
+            "MODE",
+            "Mode of administration",
+            "char",
+            "tablet; home; phone",
+            "How the form was given: the clinic tablet, at home by secure link, or by phone "
+            "with staff (a partial form: the mode its answers were given in).",
+        ),
+        Var(
+            "MODESTAF",
+            "Staff member, phone mode",
+            "char",
+            "username; blank",
+            "The staff member who read the items and recorded her answers by phone "
+            "(MODE phone); blank for the other modes.",
+        ),
         Var(
             "ASSIST",
             "Assistance given",
@@ -395,7 +410,8 @@ SCORED_SPEC = DatasetSpec(
             "Who submitted the form",
             "char",
             "patient; staff; blank",
-            "patient: she submitted it on the tablet; staff: a coordinator submitted it as "
+            "patient: she submitted it (on the tablet, at home, or by phone through staff); "
+            "staff: a coordinator submitted it as "
             "answered on her behalf (reason in the audit trail); blank: partial, not submitted.",
         ),
         _FORMANS,
@@ -465,6 +481,14 @@ ITEMS_WIDE_SPEC = DatasetSpec(
             "char",
             "tablet; home; phone",
             "How the form was given.",
+        ),
+        Var(
+            "MODESTAF",
+            "Staff member, phone mode",
+            "char",
+            "username; blank",
+            "The staff member who read the items and recorded her answers by phone "
+            "(MODE phone); blank for the other modes.",
         ),
         _INSTVER,
         *(

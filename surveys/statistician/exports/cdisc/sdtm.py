@@ -405,17 +405,20 @@ SUPP_QUALIFIERS = (
     # QNAM, QLABEL, QORIG, source column
     ("QSLANG", "Language of the Form", "Collected", "lang"),
     ("QSMODE", "Mode of Administration", "Collected", "mode"),
+    ("QSMODSTF", "Staff Member, Phone Mode", "Collected", "mode_staff"),
     ("QSASSIST", "Assistance Given", "Collected", "assist"),
     ("QSFSTAT", "Form Completion Status", "Derived", "fstat"),
 )
 
 
 def suppqs(source: Source) -> pd.DataFrame:
-    """Language, mode, assistance and completion status of each form with answers."""
+    """Language, mode (and the phone mode's staff member), assistance and completion status
+    of each form with answers."""
     forms = source.forms.loc[source.forms["fstat"] != NOT_DONE]
     values = {
         "lang": forms["lang"].fillna("").map(lambda v: LANGUAGES.get(v, str(v).upper())),
         "mode": forms["mode"].fillna("").str.upper().str.replace("_", " "),
+        "mode_staff": forms["mode_staff"].fillna(""),
         "assist": forms["assist"].fillna("").map(lambda v: ASSISTANCE.get(v, str(v).upper())),
         "fstat": forms["fstat"],
     }

@@ -158,6 +158,7 @@ QNAM = Codelist(
     _terms(
         ("QSLANG", "Language of the Form", ""),
         ("QSMODE", "Mode of Administration", ""),
+        ("QSMODSTF", "Staff Member, Phone Mode", ""),
         ("QSASSIST", "Assistance Given", ""),
         ("QSFSTAT", "Form Completion Status", ""),
     ),
