@@ -232,3 +232,17 @@ def test_another_site_in_the_same_trial_is_not_reachable(maria, trial):
     response = client_for(coord).post(reverse("outreach:withdraw_consent", args=[maria.pk]))
     assert response.status_code == 404
     assert ContactDetails.objects.get(participant=maria).erased_at is None
+
+
+def test_rotate_contact_keys_re_encrypts_with_the_new_key_so_the_old_one_can_go(maria, settings):
+    from django.core.management import call_command
+
+    old = list(settings.CONTACT_ENCRYPTION_KEYS)
+    new_key = Fernet.generate_key().decode()
+    settings.CONTACT_ENCRYPTION_KEYS = [new_key, *old]
+    call_command("rotate_contact_keys", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    settings.CONTACT_ENCRYPTION_KEYS = [new_key]  # the old key is gone
+    assert ContactDetails.objects.get(participant=maria).email == "maria@example.org"
+    settings.CONTACT_ENCRYPTION_KEYS = old  # and the old one alone no longer reads it
+    with pytest.raises(ContactKeyMissing, match="cannot be decrypted"):
+        ContactDetails.objects.get(participant=maria)
