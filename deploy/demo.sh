@@ -42,6 +42,8 @@ cat <<EOT
   Statistician  stat / demo-stat-2108          http://127.0.0.1:$PORT/statistician/
   Trial admin   admin / demo-admin-2108        http://127.0.0.1:$PORT/admin/
   API docs                                     http://127.0.0.1:$PORT/api/docs/
+  Home link     printed above by seed_demo: http://127.0.0.1:$PORT/r/...
+                her access code 210800 (demo only)
 
   Worker and beat logs: $ECOGPROM_VAR_DIR/log/. Press Ctrl-C to stop everything.
 

@@ -77,7 +77,6 @@ class AuditEvent(models.Model):
         HOME_CODE_ISSUED = "home_code_issued", "Home access code issued"
         HOME_CODE_FAILED = "home_code_failed", "Wrong home access code"
         HOME_LOCKED = "home_locked", "Home access locked (too many wrong codes)"
-        HOME_OPENED = "home_opened", "Home link opened"
         CALL_RECORDED = "call_recorded", "Phone call recorded"
         CONTACT_VIEW = "contact_view", "Contact details viewed"
         CONTACT_CHANGE = "contact_change", "Contact details changed"

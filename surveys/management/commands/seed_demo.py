@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from surveys.demo.home import DEMO_ACCESS_CODE, demo_home_link
 from surveys.demo.seed import DEMO_LOGINS, create_users, seed_demo
 from surveys.models import AnalysisPreset, Trial
 from surveys.statistician.analysis.presets import E2108_PAPER
@@ -68,3 +69,10 @@ class Command(BaseCommand):
                 self.stdout.write(f"Analysis run {run.pk} of the preset queued for the worker.")
         for login in DEMO_LOGINS:
             self.stdout.write(f"  {login.username:<11} {login.password:<16} {login.role}")
+        home = demo_home_link(now=timezone.now())
+        if home is not None:
+            study_id, url = home
+            self.stdout.write(
+                f"Home link for {study_id} (open it on a phone-sized window): {url}\n"
+                f"  her access code: {DEMO_ACCESS_CODE} (demo only; a real code is random)"
+            )
