@@ -222,13 +222,10 @@ def send_due_reminders(*, now: dt.datetime) -> dict[str, Any]:
     reasons: Counter[str] = Counter()
     counts: Counter[str] = Counter()
     mail = get_connection(fail_silently=False)
-    after = 0
+    ids = list(candidates().values_list("pk", flat=True))
     try:
-        while True:
-            batch = list(candidates().filter(pk__gt=after)[:BATCH])
-            if not batch:
-                break
-            after = batch[-1].pk
+        for start in range(0, len(ids), BATCH):
+            batch = list(candidates().filter(pk__in=ids[start : start + BATCH]))
             counts["forms"] += len(batch)
             due = _due_in(batch, policies, now=now, reasons=reasons)
             claimed = _claim(due, now=now)
@@ -285,6 +282,8 @@ def _deliver_claimed(
                 **actor_fields(ACTOR),
             )
         )
-    Message.objects.bulk_update(finished, ["status", "sent_at", "error", "provider_id"])
+    Message.objects.bulk_update(
+        finished, ["status", "sent_at", "error", "provider_id"], batch_size=100
+    )
     AuditEvent.objects.bulk_create(events)
     return outcome
