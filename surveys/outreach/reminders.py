@@ -15,6 +15,7 @@ one is sent; the other is recorded as superseded.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,7 @@ from surveys.models import (
 from surveys.outreach.delivery import Delivery, send_email, send_sms
 from surveys.outreach.policy import channel_for, decide, policy_for
 
+log = logging.getLogger(__name__)
 ACTOR = "system:reminders"
 BATCH = 500
 TEMPLATES: dict[str, str] = {
@@ -259,7 +261,11 @@ def _deliver_claimed(
             channel=d.channel,
             language=d.assessment.participant.contact.language,
         )
-        result = deliver(message, assessment=d.assessment, now=now, mail=mail)
+        try:
+            result = deliver(message, assessment=d.assessment, now=now, mail=mail)
+        except Exception as exc:  # a bug or a broken template: recorded; the batch goes on
+            log.exception("reminder %s could not be delivered", pk)
+            result = Delivery(False, error=f"{type(exc).__name__}: {exc}"[:500])
         message.status = Message.Status.SENT if result.ok else Message.Status.FAILED
         message.sent_at = now if result.ok else None
         message.error, message.provider_id = result.error, result.provider_id[:100]
