@@ -8,6 +8,17 @@ from surveys.models import Channel, ContactDetails
 from surveys.outreach.contacts import ContactInput, validate_mobile
 
 
+class YesField(forms.BooleanField):
+    """A checkbox that refuses anything a browser's checkbox does not send ("on")."""
+
+    def to_python(self, value: object) -> bool:
+        if value in (None, "", False, "false", "0", "off"):
+            return False
+        if value in (True, "on", "true", "1"):
+            return True
+        raise forms.ValidationError("This is a checkbox: it is ticked or not.")
+
+
 class ContactForm(forms.Form):
     email = forms.EmailField(required=False, max_length=254, label="Email address")
     mobile = forms.CharField(
@@ -31,7 +42,7 @@ class ContactForm(forms.Form):
         label="Quiet hours until",
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
-    consent = forms.BooleanField(
+    consent = YesField(
         required=True,
         label="She agreed to be contacted by email or text message about her questionnaires",
     )
