@@ -91,6 +91,7 @@ class TrialForm(forms.ModelForm):
             "study_id_pattern",
             "instrument_codes",
             "instrument_version",
+            "needs_call_days",
         )
 
     def clean(self) -> dict[str, Any]:

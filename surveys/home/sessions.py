@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import User
 
-from surveys.accounts.roles import is_coordinator, visible_sites
 from surveys.home.links import check_access_code
 from surveys.models import Assessment, HomeLink, KioskSession
 from surveys.tablet.kiosk import kiosk_start
@@ -42,13 +41,6 @@ def home_start(link: HomeLink, *, code: str, now: dt.datetime) -> KioskSession |
     )
     HomeLink.objects.filter(pk=link.pk).update(opened_at=now)
     return session
-
-
-def may_phone(user: User | AnonymousUser, assessment: Assessment) -> bool:
-    """A coordinator of her site (or a superuser) may complete her form by phone."""
-    if not user.is_authenticated or not (user.is_superuser or is_coordinator(user)):
-        return False
-    return visible_sites(user).filter(pk=assessment.participant.site_id).exists()
 
 
 def phone_start(assessment: Assessment, *, staff: User, now: dt.datetime) -> KioskSession:

@@ -1,8 +1,9 @@
 """Home links (``/r/<token>``) for the patient; links, codes, phone and calls for coordinators.
 
 Thin HTTP translation over ``surveys.home.links``, ``sessions`` and
-``calls``. The patient's pages render in her form's language once the link
-is known (the browser's before). A refused link is one clear page with a 4xx
+``calls``; the coordinator's actions are POSTs, for her own sites only. The
+patient's pages render in her form's language once the link is known (the
+browser's before). A refused link is one clear page with a 4xx
 status and nothing stored; only a well-formed wrong code counts towards her
 lock-out.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -34,7 +34,7 @@ from surveys.home.links import (
     resolve_link,
     revoke_links,
 )
-from surveys.home.sessions import home_start, may_phone, phone_start
+from surveys.home.sessions import home_start, phone_start
 from surveys.models import Assessment, CallAttempt, Participant
 from surveys.tablet.answers import AnswerRejected
 from surveys.tablet.kiosk import kiosk_get
@@ -137,21 +137,20 @@ def _refusal_now(token: str) -> LinkRefused:
 
 # --------------------------------------------------------------------------- coordinators
 class HomeCoordinatorView(CoordinatorRequiredMixin, View):
-    """Coordinator actions on her participants' home access; another site's: 403."""
+    """Coordinator actions on her participants' home access and forms.
+
+    Not a coordinator: 403 (the mixin). A coordinator of another site: 404,
+    as everywhere in the coordinator's workspace (another site's ids are not
+    disclosed).
+    """
 
     def assessment(self, pk: int) -> Assessment:
-        assessment = get_object_or_404(
-            Assessment.objects.select_related("participant__site", "visit"), pk=pk
-        )
-        if not may_phone(self.request.user, assessment):
-            raise PermissionDenied("not a coordinator of her site")
-        return assessment
+        mine = Assessment.objects.filter(participant__site__in=visible_sites(self.request.user))
+        return get_object_or_404(mine.select_related("participant__site", "visit"), pk=pk)
 
     def participant(self, pk: int) -> Participant:
-        participant = get_object_or_404(Participant.objects.select_related("site"), pk=pk)
-        if not visible_sites(self.request.user).filter(pk=participant.site_id).exists():
-            raise PermissionDenied("not a coordinator of her site")
-        return participant
+        mine = Participant.objects.filter(site__in=visible_sites(self.request.user))
+        return get_object_or_404(mine.select_related("site"), pk=pk)
 
     def back(self, participant_id: int) -> str:
         return reverse("coordinator:participant", args=[participant_id])

@@ -161,6 +161,7 @@ def trial_form(trial, **changes) -> dict:
         "registry_id": trial.registry_id,
         "participants_sex": trial.participants_sex,
         "study_day_reference": trial.study_day_reference,
+        "needs_call_days": trial.needs_call_days,
         # the ODM OID inline (empty)
         "odm_oids-TOTAL_FORMS": 0,
         "odm_oids-INITIAL_FORMS": 0,
@@ -228,6 +229,14 @@ def test_the_trial_start_date_and_pattern_are_editable(admin_client, trial, part
     assert response.status_code == 302
     trial.refresh_from_db()
     assert trial.start_date == D(2025, 1, 1)
+
+
+@pytest.mark.django_db
+def test_the_needs_a_call_days_are_editable(admin_client, trial, participant):
+    response = admin_client.post(change_url(trial), trial_form(trial, needs_call_days=3))
+    assert response.status_code == 302
+    trial.refresh_from_db()
+    assert trial.needs_call_days == 3
 
 
 @pytest.mark.django_db

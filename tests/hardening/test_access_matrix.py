@@ -23,6 +23,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from surveys.accounts.tokens import api_token_create
+from surveys.home.links import issue_access_code, issue_link
 from surveys.models import AnalysisPreset, AnalysisRun, ExportJob, Response, Score
 from surveys.tablet.answers import assessment_submit, response_save
 from surveys.trial.sweep import sweep_assessments
@@ -118,6 +119,14 @@ MATRIX: dict[str, Row] = {
     "tablet:service_worker": Row.of(G, 200, 200, 200, 200, 200, 200),
     # A text size the request does not name is refused; the choice only touches the session.
     "tablet:text_size": Row.of(P, 400, 400, 400, 400, 400, 400),
+    # Her home link: the access-code page for anyone holding it (the code is the key).
+    "athome:link": Row.of(G, 200, 200, 200, 200, 200, 200, kwargs="home_link"),
+    "athome:access_code": Row.of(P, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="participant"),
+    "athome:issue_link": Row.of(P, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="open_assessment"),
+    "athome:revoke_links": Row.of(P, LOGIN, KIOSK, 302, 404, 403, 302, kwargs="open_assessment"),
+    # A call without an outcome is refused; "complete by phone" opens the phone session.
+    "athome:call": Row.of(P, LOGIN, KIOSK, 400, 404, 403, 400, kwargs="open_assessment"),
+    "athome:phone": Row.of(P, LOGIN, KIOSK, KIOSK, 404, 403, KIOSK, kwargs="open_assessment"),
     "statistician:home": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export_new": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200),
     "statistician:export": Row.of(G, LOGIN, KIOSK, 403, 403, 200, 200, kwargs="export"),
@@ -228,6 +237,10 @@ def world(
     waiting = randomize(trial, site_a, study_id="E2108-0002", randomized_on=today, now=now)
     randomize(trial, site_b, study_id="E2108-0003", randomized_on=today, now=now)
     sweep_assessments(now=now)
+    issue_access_code(waiting, actor=coordinator_a, now=now)
+    home_link = issue_link(
+        waiting.assessments.get(visit__code="baseline"), actor=coordinator_a, now=now
+    )
     admin = get_user_model().objects.create_superuser("root", "root@example.org", "x" * 20)
     export = ExportJob.objects.create(kind="scored", format="csv", created_by=stat_user)
     run = AnalysisRun.objects.create(created_by=stat_user, parameters={})
@@ -252,6 +265,7 @@ def world(
         "preset": {"pk": preset.pk},
         "section": {"code": "PWB"},
         "token": {"pk": token.pk},
+        "home_link": {"token": home_link.removeprefix("/r/")},
     }
     users = {
         "coord_a": coordinator_a,
@@ -308,10 +322,17 @@ def test_access_matrix(role, world):
     client = client_for(role, world)
     mismatches = []
 
-    # Locking the tablet and logging out change the session: do them last.
-    def last(item: tuple[str, Row]) -> tuple[bool, bool, bool, str]:
+    # Locking the tablet, starting a phone session and logging out change the session: do
+    # them last.
+    def last(item: tuple[str, Row]) -> tuple[bool, bool, bool, bool, str]:
         name = item[0]
-        return (name == "logout", name == "tablet:lock", name == "account:api_token_revoke", name)
+        return (
+            name == "logout",
+            name == "athome:phone",
+            name == "tablet:lock",
+            name == "account:api_token_revoke",
+            name,
+        )
 
     for name, row in sorted(MATRIX.items(), key=last):
         kwargs = world["objects"][row.kwargs] if row.kwargs else {}

@@ -124,7 +124,7 @@ def test_recording_a_call_in_a_few_taps(client, form, coordinator_a, coordinator
     Assessment.objects.filter(pk=form.pk).update(opens_at=now - 10 * DAY, closes_at=now + 5 * DAY)
     url = reverse("athome:call", args=[form.pk])
     client.force_login(coordinator_b)
-    assert client.post(url, {"outcome": "refused"}).status_code == 403
+    assert client.post(url, {"outcome": "refused"}).status_code == 404
     client.force_login(coordinator_a)
     assert client.post(url, {"outcome": "nonsense"}).status_code == 400
     assert client.post(url, {"outcome": "call_back", "call_back_on": "soon"}).status_code == 400

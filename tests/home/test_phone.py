@@ -41,8 +41,8 @@ def complete_by_phone(client: Client, assessment: Assessment, *, start: bool = T
 
 def test_only_a_coordinator_of_her_site_may_complete_by_phone(client, assessment, coordinator_b):
     assert client.post(phone_url(assessment)).status_code == 302  # to the login page
-    client.force_login(coordinator_b)
-    assert client.post(phone_url(assessment)).status_code == 403
+    client.force_login(coordinator_b)  # another site's: not even told it exists
+    assert client.post(phone_url(assessment)).status_code == 404
     client.force_login(statistician())
     assert client.post(phone_url(assessment)).status_code == 403
     client.force_login(UserFactory())

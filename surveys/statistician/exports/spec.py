@@ -226,6 +226,14 @@ _INSTVER = Var(
     "Instruments and versions pinned on the assessment when it was created.",
 )
 _LANG = Var("LANG", "Language of the form", "char", "en; es", "Language the form was shown in.")
+_MODESTAF = Var(
+    "MODESTAF",
+    "Staff member, phone mode",
+    "char",
+    "username; blank",
+    "The staff member who read the items and recorded her answers by phone (MODE phone); "
+    "blank for the other modes.",
+)
 _FORMSTAT = Var(
     "FORMSTAT",
     "Status of the form",
@@ -388,14 +396,7 @@ SCORED_SPEC = DatasetSpec(
             "How the form was given: the clinic tablet, at home by secure link, or by phone "
             "with staff (a partial form: the mode its answers were given in).",
         ),
-        Var(
-            "MODESTAF",
-            "Staff member, phone mode",
-            "char",
-            "username; blank",
-            "The staff member who read the items and recorded her answers by phone "
-            "(MODE phone); blank for the other modes.",
-        ),
+        _MODESTAF,
         Var(
             "ASSIST",
             "Assistance given",
@@ -482,14 +483,7 @@ ITEMS_WIDE_SPEC = DatasetSpec(
             "tablet; home; phone",
             "How the form was given.",
         ),
-        Var(
-            "MODESTAF",
-            "Staff member, phone mode",
-            "char",
-            "username; blank",
-            "The staff member who read the items and recorded her answers by phone "
-            "(MODE phone); blank for the other modes.",
-        ),
+        _MODESTAF,
         _INSTVER,
         *(
             Var(
