@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from surveys.models import Channel, ContactDetails
 from surveys.outreach.contacts import ContactInput, validate_mobile
 
 
+class RawCheckbox(forms.CheckboxInput):
+    """A checkbox widget that hands the field what was sent (Django's makes any text True)."""
+
+    def value_from_datadict(self, data: Any, files: Any, name: str) -> Any:
+        return data.get(name, False)
+
+
 class YesField(forms.BooleanField):
     """A checkbox that refuses anything a browser's checkbox does not send ("on")."""
+
+    widget = RawCheckbox
 
     def to_python(self, value: object) -> bool:
         if value in (None, "", False, "false", "0", "off"):
