@@ -48,6 +48,9 @@ TASK_TIME_LIMITS: dict[str, TimeLimits] = {
     "surveys.send_coordinator_digests": TimeLimits(soft=9 * 60, hard=10 * 60),
     "surveys.recover_jobs": TimeLimits(soft=4 * 60, hard=5 * 60),
     "surveys.expire_exports": TimeLimits(soft=9 * 60, hard=10 * 60),
+    # Every 15 minutes: a run must end well before the next one starts.
+    "surveys.send_reminders": TimeLimits(soft=10 * 60, hard=12 * 60),
+    "surveys.erase_contacts": TimeLimits(soft=4 * 60, hard=5 * 60),
 }
 
 app = Celery("ecogprom")
@@ -109,6 +112,16 @@ app.conf.update(
         "expire-exports": {
             "task": "surveys.expire_exports",
             "schedule": crontab(minute="30", hour="3"),
+        },
+        # Reminders to patients (surveys.outreach.reminders): every due one, once.
+        "send-reminders": {
+            "task": "surveys.send_reminders",
+            "schedule": crontab(minute="*/15"),
+        },
+        # Contact details erased after CONTACT_ERASE_AFTER_DAYS off study.
+        "erase-contacts": {
+            "task": "surveys.erase_contacts",
+            "schedule": crontab(minute="45", hour="*"),
         },
         "coordinator-digest": {
             "task": "surveys.send_coordinator_digests",

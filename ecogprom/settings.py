@@ -86,6 +86,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "surveys.accounts.context.staff_idle",
+                "surveys.outreach.context.outbox",
             ],
         },
     },
@@ -247,9 +248,11 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 #: Export files are deleted this many days after they were made (beat, daily).
 EXPORT_RETENTION_DAYS = env_int("EXPORT_RETENTION_DAYS", 30)
 
+# The demo (DEBUG) delivers email to the outbox page (/coordinator/outbox/) instead of a
+# mail server: reminders and digests can be read, and their links followed, in the browser.
 EMAIL_BACKEND = env_str(
     "EMAIL_BACKEND",
-    "django.core.mail.backends.console.EmailBackend"
+    "surveys.outreach.outbox.OutboxEmailBackend"
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
@@ -259,6 +262,29 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ecogprom@localhost")
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+
+# Contact details and reminders (surveys.outreach, docs/reminders.md).
+#: Fernet keys, comma-separated, newest first: the first encrypts, any decrypts (rotation).
+#: With DEBUG and none set, one is made under VAR_DIR; otherwise contacts cannot be stored.
+CONTACT_ENCRYPTION_KEYS = [
+    key.strip() for key in env_secret("CONTACT_ENCRYPTION_KEYS").split(",") if key.strip()
+]
+#: Contact details are erased this many days after she is seen off study (beat, hourly).
+CONTACT_ERASE_AFTER_DAYS = env_int("CONTACT_ERASE_AFTER_DAYS", 30)
+if CONTACT_ERASE_AFTER_DAYS < 0:
+    raise ImproperlyConfigured("CONTACT_ERASE_AFTER_DAYS must be 0 or more")
+#: The address patients reach the site at: links in reminders are made absolute with it.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "http://127.0.0.1:8000" if DEBUG else "").rstrip("/")
+#: SMS delivery: "twilio" (a Twilio-compatible HTTP API) or "outbox" (the demo's outbox page).
+SMS_BACKEND = env_str("SMS_BACKEND", "outbox" if DEBUG else "twilio")
+if SMS_BACKEND not in ("twilio", "outbox"):
+    raise ImproperlyConfigured('SMS_BACKEND must be "twilio" or "outbox"')
+SMS_API_BASE_URL = env_str("SMS_API_BASE_URL", "https://api.twilio.com").rstrip("/")
+SMS_ACCOUNT_SID = env_str("SMS_ACCOUNT_SID")
+SMS_AUTH_TOKEN = env_secret("SMS_AUTH_TOKEN")
+SMS_FROM_NUMBER = env_str("SMS_FROM_NUMBER")
+SMS_TIMEOUT_SECONDS = env_int("SMS_TIMEOUT_SECONDS", 10)
 
 # Celery. Without CELERY_BROKER_URL the embedded filesystem transport is used:
 # worker and beat still run as separate processes, no Redis needed (the demo).

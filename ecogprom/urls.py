@@ -16,6 +16,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("coordinator/", include("surveys.coordinator.urls")),
+    path("coordinator/", include("surveys.outreach.urls")),
     path("tablet/", include("surveys.tablet.urls")),
     # /r/<token> (her home link) and the coordinator's home, phone and call actions.
     path("", include("surveys.home.urls")),

@@ -32,9 +32,12 @@ from surveys.models import (
     AuditEvent,
     ExportJob,
     LoginAttempt,
+    Message,
     OdmOid,
     Participant,
     PreservedAnswer,
+    ReminderPolicy,
+    ReminderRule,
     Site,
     TaskRun,
     Trial,
@@ -375,3 +378,28 @@ class LoginAttemptAdmin(ReadOnlyAdmin):
     list_display = ("at", "username", "client_ip", "succeeded")
     list_filter = ("succeeded",)
     search_fields = ("username", "client_ip")
+
+
+# --- reminders (docs/reminders.md) -----------------------------------------------------------
+# Contact details and the demo's outbox are not in the admin: only coordinators of her site
+# see them, on her page.
+
+
+class ReminderRuleInline(admin.TabularInline):
+    model = ReminderRule
+    extra = 0
+    fields = ("kind", "days", "email", "sms", "active")
+
+
+@admin.register(ReminderPolicy)
+class ReminderPolicyAdmin(SimpleHistoryAdmin):
+    """A trial's reminders; every change applies at the next run (nothing is pre-scheduled)."""
+
+    list_display = ("trial", "enabled", "send_at", "stale_after_hours")
+    inlines = [ReminderRuleInline]
+
+
+@admin.register(Message)
+class MessageAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "participant", "assessment", "rule_label", "channel", "status")
+    list_filter = ("status", "channel")

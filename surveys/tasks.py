@@ -41,6 +41,22 @@ def send_coordinator_digests_task() -> dict[str, Any]:
     )
 
 
+@shared_task(name="surveys.send_reminders", acks_late=True)
+def send_reminders_task() -> dict[str, Any]:
+    from surveys.outreach.reminders import send_due_reminders
+
+    return run_recorded("surveys.send_reminders", lambda: send_due_reminders(now=timezone.now()))
+
+
+@shared_task(name="surveys.erase_contacts", acks_late=True)
+def erase_contacts_task() -> dict[str, Any]:
+    from surveys.outreach.contacts import erase_contacts_after_off_study
+
+    return run_recorded(
+        "surveys.erase_contacts", lambda: erase_contacts_after_off_study(now=timezone.now())
+    )
+
+
 # --- jobs (exports, analysis runs) -----------------------------------------------------------
 # Idempotent: the job row is claimed under a lease, so a redelivered message (late ack,
 # worker lost) finishes a job whose executor died and does nothing to a finished one.

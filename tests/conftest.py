@@ -168,6 +168,19 @@ def utc_now() -> dt.datetime:
     return dt.datetime(2026, 6, 15, 14, 0, tzinfo=dt.UTC)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: The Celery worker of the tests sends email by SMTP to this loopback port, where a test
+#: that dispatches the reminder task starts its aiosmtpd server (tests/outreach).
+WORKER_SMTP_PORT = _free_port()
+
+
 def _worker_env(db_name: str) -> dict[str, str]:
     from django.conf import settings
 
@@ -178,6 +191,10 @@ def _worker_env(db_name: str) -> dict[str, str]:
         CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
         DEBUG="false",
         PYTHONPATH=str(ROOT),
+        EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=str(WORKER_SMTP_PORT),
+        EMAIL_TIMEOUT="5",
     )
     return env
 

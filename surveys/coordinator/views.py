@@ -57,6 +57,7 @@ from surveys.models import (
     Trial,
     Visit,
 )
+from surveys.outreach.selectors import contact_summary, messages_of
 from surveys.tablet.answers import AnswerRejected, correction_reason, response_correct
 from surveys.trial.assessments import assessment_submit_as_answered, submit_as_answered_problem
 from surveys.trial.audit import answer_label
@@ -390,6 +391,8 @@ class ParticipantDetailView(CoordinatorView):
                 "events": events,
                 "preserved_answers": selectors.preserved_answers(participant),
                 "home_access": home_access_of(participant),
+                "contact": contact_summary(participant),
+                "reminders": list(messages_of(participant).order_by("-created_at", "-id")),
                 "now": now,
                 "missed_form": forms.get("missed_form") or MissedReasonForm(),
                 "missed_form_for": forms.get("missed_form_for"),

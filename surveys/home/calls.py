@@ -13,20 +13,29 @@ with its outcome, written with an audit event. "Reached and completed by
 phone" then opens the phone session (``surveys.home.sessions``).
 
 ``needs_call_q(now)`` is the rule as SQL (one small query reads the trials'
-``N``); ``contact_attempts_subquery()`` counts the calls per form (the
-reminder messages will add to it).
+``N``); ``contact_attempts_subquery()`` counts the contact attempts per form: the
+calls, and the reminders sent (``surveys.outreach``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Count, Exists, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 
-from surveys.models import Assessment, AuditEvent, CallAttempt, Response, Trial, actor_fields
+from surveys.models import (
+    Assessment,
+    AuditEvent,
+    CallAttempt,
+    Message,
+    Response,
+    Trial,
+    actor_fields,
+)
 from surveys.models.assessment import answerable_q
 
 Outcome = CallAttempt.Outcome
@@ -59,19 +68,23 @@ def needs_call_q(now: dt.datetime) -> Q:
     return answerable_q(now) & per_trial & ~Q(settled)
 
 
-def contact_attempts_subquery() -> Coalesce:
-    """Calls recorded for each form so far (0 when none)."""
-    return Coalesce(
-        Subquery(
-            CallAttempt.objects.filter(assessment=OuterRef("pk"))
-            .order_by()
-            .values("assessment")
-            .annotate(n=Count("pk"))
-            .values("n"),
-            output_field=IntegerField(),
-        ),
-        0,
-    )
+def contact_attempts_subquery() -> Any:
+    """Contact attempts for each form so far: calls recorded plus reminders sent (0 when none)."""
+
+    def count(model: Any, **filters: Any) -> Coalesce:
+        return Coalesce(
+            Subquery(
+                model.objects.filter(assessment=OuterRef("pk"), **filters)
+                .order_by()
+                .values("assessment")
+                .annotate(n=Count("pk"))
+                .values("n"),
+                output_field=IntegerField(),
+            ),
+            0,
+        )
+
+    return count(CallAttempt) + count(Message, status=Message.Status.SENT)
 
 
 def last_call_subquery() -> Subquery:

@@ -1,5 +1,6 @@
 """ecogprom's data model: trial set-up, assessments and answers, kiosk sessions, jobs, audit,
-API tokens and login attempts, home links and calls."""
+API tokens and login attempts, home links and calls, contact details, reminder policies and
+messages."""
 
 from surveys.models.accounts import ApiToken, LoginAttempt
 from surveys.models.assessment import (
@@ -15,6 +16,14 @@ from surveys.models.audit import Actor, AuditEvent, AuditTrailIsImmutable, actor
 from surveys.models.home import CallAttempt, HomeAccess, HomeLink
 from surveys.models.jobs import FINISHED, AnalysisRun, ExportJob, Job, JobStatus, TaskRun
 from surveys.models.kiosk import AnswerTap, InstrumentText, KioskSession, PreservedAnswer
+from surveys.models.outreach import (
+    Channel,
+    ContactDetails,
+    Message,
+    OutboxMessage,
+    ReminderPolicy,
+    ReminderRule,
+)
 from surveys.models.presets import AnalysisPreset
 from surveys.models.trial import Arm, OdmOid, Participant, Site, Trial, Visit
 
@@ -32,6 +41,8 @@ __all__ = [
     "AuditEvent",
     "AuditTrailIsImmutable",
     "CallAttempt",
+    "Channel",
+    "ContactDetails",
     "ExportJob",
     "HomeAccess",
     "HomeLink",
@@ -40,9 +51,13 @@ __all__ = [
     "JobStatus",
     "KioskSession",
     "LoginAttempt",
+    "Message",
     "OdmOid",
+    "OutboxMessage",
     "Participant",
     "PreservedAnswer",
+    "ReminderPolicy",
+    "ReminderRule",
     "Response",
     "ResponseCorrection",
     "Score",

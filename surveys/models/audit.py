@@ -78,6 +78,10 @@ class AuditEvent(models.Model):
         HOME_CODE_FAILED = "home_code_failed", "Wrong home access code"
         HOME_LOCKED = "home_locked", "Home access locked (too many wrong codes)"
         CALL_RECORDED = "call_recorded", "Phone call recorded"
+        CONTACT_VIEW = "contact_view", "Contact details viewed"
+        CONTACT_CHANGE = "contact_change", "Contact details changed"
+        CONTACT_ERASED = "contact_erased", "Contact details erased"
+        REMINDER = "reminder", "Reminder sent"
 
     at = models.DateTimeField(db_index=True)
     actor = models.ForeignKey(

@@ -197,6 +197,14 @@ def describe(event: AuditEvent) -> EventText:
         detail = _filters(details.get("filters") or {})
     elif event.action in (A.EXPORT, A.ANALYSIS):
         detail = _join(event.reason, str(details.get("kind") or ""))
+    elif event.action in (A.CONTACT_CHANGE, A.CONTACT_VIEW):
+        # Which fields, never their values: the audit trail holds no address.
+        fields = details.get("fields") or []
+        change = ", ".join(str(f) for f in fields) if fields else ""
+        detail = event.reason
+    elif event.action == A.REMINDER:
+        change = f"{details.get('channel', '?')}: {details.get('rule', '?')}"
+        detail = _join(str(details.get("result") or ""), str(details.get("error") or ""))
     return EventText(what=what, change=change, detail=detail)
 
 

@@ -95,6 +95,12 @@ MATRIX: dict[str, Row] = {
     "coordinator:audit_log": Row.of(G, LOGIN, KIOSK, 200, 200, 403, 200),
     "coordinator:answers": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="assessment"),
     "coordinator:correct_answer": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 200, kwargs="answer"),
+    # Contact details: coordinators of her site only; a trial admin is no exception (403).
+    "outreach:contact": Row.of(G, LOGIN, KIOSK, 200, 404, 403, 403, kwargs="participant"),
+    # She has no contact details: nothing to erase, back to her page.
+    "outreach:withdraw_consent": Row.of(P, LOGIN, KIOSK, 302, 404, 403, 403, kwargs="participant"),
+    # The outbox exists only where messages are not really sent (the demo).
+    "outreach:outbox": Row.of(G, LOGIN, KIOSK, 404, 404, 403, 404),
     # A kiosk session has no staff login: it cannot hand anything over.
     "tablet:start": Row.of(G, LOGIN, LOGIN, 200, 404, 403, 200, kwargs="open_assessment"),
     "tablet:form": Row.of(G, 403, 302, 403, 403, 403, 403),

@@ -250,6 +250,21 @@ FORMS: dict[str, Target] = {
         lambda ids: {"assistance": "none", "language": "en", "pin": "12", "pin_confirm": "12"},
         ("assistance", "language", "pin", "pin_confirm"),
     ),
+    "contact": Target(
+        "coordinator",
+        "form",
+        fixed("outreach:contact", "participant"),
+        lambda ids: {
+            "email": "her@example.org",
+            "mobile": "+15555550123",
+            "preferred_channel": "email",
+            "language": "en",
+            "quiet_start": "21:00",
+            "quiet_end": "08:00",
+            "consent": "on",
+        },
+        ("email", "mobile", "preferred_channel", "language", "quiet_start", "quiet_end", "consent"),
+    ),
     "export_form": Target(
         "statistician",
         "form",

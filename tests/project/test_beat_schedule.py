@@ -58,6 +58,8 @@ def test_beat_sends_every_entry_and_the_worker_finishes_each(celery_worker, tmp_
             "surveys.recover_jobs",
             "surveys.send_coordinator_digests",
             "surveys.expire_exports",
+            "surveys.send_reminders",
+            "surveys.erase_contacts",
         }
         for entry in entries:
             # What beat's apply_entry does, minus its catch-and-log of the exception.

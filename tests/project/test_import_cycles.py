@@ -158,6 +158,7 @@ ROOMS = (
     "surveys.home",
     "surveys.coordinator",
     "surveys.statistician",
+    "surveys.outreach",
     "surveys.api",
     "surveys.management",
     "surveys.migrations",
@@ -181,29 +182,34 @@ MAY_IMPORT: dict[str, set[str]] = {
     "surveys.tablet": BASE | {"surveys.trial", "surveys.accounts"},
     # Home links and phone mode open the tablet's kiosk sessions in another mode.
     "surveys.home": BASE | {"surveys.trial", "surveys.accounts", "surveys.tablet"},
-    # The coordinator corrects answers with the tablet's answers service, and
-    # issues home links and records calls with the home services.
+    # Contact details, reminders, delivery: the home link of the form comes from surveys.home.
+    "surveys.outreach": BASE | {"surveys.trial", "surveys.accounts", "surveys.home"},
+    # The coordinator corrects answers with the tablet's answers service, issues home links
+    # and records calls with the home services; her page shows the contact summary and the
+    # reminders sent (outreach).
     "surveys.coordinator": BASE
-    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.home"},
+    | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.home"}
+    | {"surveys.outreach"},
     "surveys.statistician": BASE | {"surveys.trial", "surveys.accounts", "surveys.jobs"},
     "surveys.api": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.coordinator"}
     | {"surveys.statistician", "surveys.jobs"},
     "surveys.tasks": BASE
     | {"surveys.trial", "surveys.coordinator", "surveys.statistician"}
-    | {"surveys.jobs"},
+    | {"surveys.jobs", "surveys.outreach"},
     # The admin revokes API tokens with the accounts' service.
     "surveys.admin": BASE | {"surveys.trial", "surveys.accounts"},
     # The demo plays its trial through the services and saves the paper's analysis preset.
     "surveys.demo": BASE
     | {"surveys.trial", "surveys.accounts", "surveys.tablet", "surveys.statistician"}
-    | {"surveys.home"},
+    | {"surveys.home", "surveys.outreach"},
     "surveys.management": BASE
     | {"surveys.trial", "surveys.jobs", "surveys.demo", "surveys.statistician", "surveys.accounts"},
     "surveys.migrations": BASE,
     "surveys.apps": {"surveys.accounts"},  # connects the login signal receivers
     "surveys": set(),
-    "ecogprom": {"surveys.accounts"},  # the home view; workspaces are included by name
+    # the home view; the outbox email backend is named in settings (a string, no import)
+    "ecogprom": {"surveys.accounts"},
 }
 
 

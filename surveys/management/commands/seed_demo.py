@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from surveys.demo.home import DEMO_ACCESS_CODE, demo_home_link
+from surveys.demo.outreach import demo_reminders
 from surveys.demo.seed import DEMO_LOGINS, create_users, seed_demo
 from surveys.models import AnalysisPreset, Trial
 from surveys.statistician.analysis.presets import E2108_PAPER
@@ -63,6 +64,17 @@ class Command(BaseCommand):
                 f"{trial.participants.count()} participants in "
                 f"{time.perf_counter() - started:.1f} s; preset '{preset.name}' "
                 f"(data cut-off {preset.parameters.get('cutoff')})."
+            )
+            # The demo's reminders at its clock: now, or noon (UTC) of a given as-of date.
+            at = (
+                timezone.now()
+                if options["as_of"] is None
+                else dt.datetime.combine(as_of, dt.time(12), tzinfo=dt.UTC)
+            )
+            reminded = demo_reminders(now=at)
+            self.stdout.write(
+                f"Contact details for {', '.join(reminded['contacts']) or 'nobody'}; "
+                f"{reminded.get('sent', 0)} reminders in the outbox (/coordinator/outbox/)."
             )
             if not options["no_run"]:
                 run = run_start(user=get_user_model().objects.get(username="stat"), preset=preset)
